@@ -1,0 +1,27 @@
+#pragma once
+// Conversion between Lua values and kengine values (nlohmann::json).
+//
+// Mapping: nil ↔ null; boolean ↔ boolean; integer ↔ integer; float ↔ float; string ↔ string;
+// a table whose keys are exactly 1..n (n ≥ 1) ↔ array; any other table ↔ object (non-string
+// keys are converted with tostring; an empty table becomes an empty object). A reference
+// created by `kengine.resource.ref` (a table whose metatable is "kengine.Ref") becomes
+// {"$ref": "<type>.<name>.<output>"}; a deferred string (metatable "kengine.Format")
+// becomes {"$format": [part, ...]} with parts strings or references.
+// Functions, threads and userdata cannot be converted: ArgError naming the field path.
+#include <string>
+
+#include <lua.hpp>
+#include <nlohmann/json.hpp>
+
+namespace kengine::lua {
+
+using Json = nlohmann::json;
+
+/// [-0, +1, m] Push `value` as a Lua value (references come back as kengine.Ref tables).
+void push_json(lua_State* L, const Json& value);
+
+/// [-0, +0, -] The value at `idx` as JSON. `path` names it in error messages (e.g. "props").
+/// Throws ArgError on an unconvertible value or a table nested deeper than 100 levels.
+Json to_json(lua_State* L, int idx, const std::string& path = "value");
+
+}  // namespace kengine::lua

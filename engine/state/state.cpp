@@ -1,0 +1,1 @@
+// placeholder translation unit so the library is never empty
