@@ -1,0 +1,391 @@
+#include <kengine/cli/reconcile.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <kengine/core/apply.hpp>
+#include <kengine/core/error.hpp>
+#include <kengine/core/graph.hpp>
+#include <kengine/core/journal.hpp>
+#include <kengine/core/plan.hpp>
+#include <kengine/lua/provider.hpp>
+#include <kengine/net/http.hpp>
+#include <kengine/state/file_store.hpp>
+#include <kengine/util/log.hpp>
+
+namespace kengine::cli {
+namespace fs = std::filesystem;
+using core::Json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string fmt_seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+    return buf;
+}
+
+std::string new_run_id() { return state::new_lineage(); }
+
+/// Ownership-tag observation: returns observed (address → observation) for state entries that
+/// exist, adopting tagged objects whose address is desired but missing from state.
+struct ObserveResult {
+    std::map<std::string, core::Observation> observed;
+    std::vector<core::Observation> orphans;
+    std::map<std::string, std::string> orphan_types;
+    std::vector<core::StateEntry> adopted;
+};
+
+ObserveResult observe(lua::LuaExecutor& exec, const std::set<std::string>& types, const core::StateMap& state,
+                      const std::set<std::string>& desired, size_t parallelism) {
+    ObserveResult res;
+    std::mutex mu;
+    std::vector<std::string> type_list(types.begin(), types.end());
+    std::vector<std::string> errors;
+    std::atomic<size_t> next{0};
+    auto work = [&](size_t slot) {
+        while (true) {
+            const size_t i = next++;
+            if (i >= type_list.size()) return;
+            const std::string& type = type_list[i];
+            std::vector<core::StateEntry> entries;
+            for (const auto& [_, e] : state)
+                if (e.type == type) entries.push_back(e);
+            try {
+                auto bulk = exec.observe_all(slot, type, entries);
+                if (bulk) {
+                    std::map<std::string, const core::StateEntry*> by_id;
+                    for (const auto& e : entries) by_id[e.id] = &state.at(e.address);
+                    std::lock_guard lock(mu);
+                    for (auto& ob : *bulk) {
+                        if (auto it = by_id.find(ob.id); it != by_id.end()) {
+                            res.observed[it->second->address] = ob;
+                            continue;
+                        }
+                        if (!ob.address.empty() && desired.count(ob.address) && !state.count(ob.address) &&
+                            !res.observed.count(ob.address)) {
+                            // Created by an interrupted run (or outside kengine with our tags): adopt.
+                            const auto parts = core::split_address(ob.address);
+                            core::StateEntry e;
+                            e.address = ob.address;
+                            e.type = type;
+                            e.name = parts ? parts->second : ob.address;
+                            e.id = ob.id;
+                            e.props = ob.props;
+                            e.outputs = ob.outputs.is_object() ? ob.outputs : Json{{"id", ob.id}};
+                            if (!e.outputs.contains("id")) e.outputs["id"] = ob.id;
+                            res.adopted.push_back(e);
+                            res.observed[ob.address] = ob;
+                            continue;
+                        }
+                        res.orphan_types[ob.id] = type;
+                        res.orphans.push_back(ob);
+                    }
+                } else {
+                    for (const auto& e : entries) {
+                        auto props = exec.observe(slot, e);
+                        if (props) {
+                            core::Observation ob;
+                            ob.id = e.id;
+                            ob.address = e.address;
+                            ob.props = *props;
+                            std::lock_guard lock(mu);
+                            res.observed[e.address] = ob;
+                        }
+                    }
+                }
+            } catch (const std::exception& ex) {
+                std::lock_guard lock(mu);
+                errors.push_back(type + ": observe failed: " + ex.what());
+            }
+        }
+    };
+    const size_t n = std::max<size_t>(1, std::min(parallelism, type_list.size()));
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < n; ++i) threads.emplace_back(work, i);
+    work(0);
+    for (auto& t : threads) t.join();
+    if (!errors.empty()) {
+        std::string msg;
+        for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;
+        throw ProviderError(msg);
+    }
+    return res;
+}
+
+bool confirm(const std::string& question) {
+    std::cout << question << "\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: " << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer)) return false;
+    return answer == "yes";
+}
+
+void print_api_calls(const GlobalOptions& g) {
+    const auto n = net::request_count();
+    if (g.output == "json") return;
+    std::cout << "API calls: " << n << "\n";
+}
+
+}  // namespace
+
+fs::path state_dir(const GlobalOptions& global, const std::string& cluster) {
+    if (!global.state.empty()) {
+        std::string s = global.state;
+        if (s.rfind("file://", 0) == 0) s = s.substr(7);
+        return fs::path(s);
+    }
+    return fs::path(".kengine") / cluster;
+}
+
+int render(const GlobalOptions& global, const fs::path& profile) {
+    lua::ProfileHost host(lua::options_for(profile, global.debug));
+    const Json& cluster = host.load_profile(profile);
+    host.load_provider({new_run_id(), state_dir(global, cluster.value("name", "")), true});
+    const auto specs = host.render();
+    (void)core::build_graph(specs).topological_order();
+    Json out = Json::array();
+    for (const auto& s : specs) {
+        const auto& schema = host.schema(s.type);
+        Json props = core::apply_defaults(schema, s.props);
+        for (const auto& [k, ps] : schema)
+            if (ps.sensitive && props.contains(k) && !core::has_unknown(props[k])) props[k] = "(sensitive value)";
+        Json r = {{"address", s.address()}, {"type", s.type}, {"name", s.name}, {"props", props}};
+        if (!s.depends_on.empty()) r["depends_on"] = s.depends_on;
+        out.push_back(r);
+    }
+    if (global.output == "json") std::cout << out.dump(2) << "\n";
+    else std::cout << state::json_to_yaml(out);
+    return k_exit_ok;
+}
+
+int recover(const GlobalOptions& global, const fs::path& profile) {
+    lua::ProfileHost host(lua::options_for(profile, global.debug));
+    const Json& cluster = host.load_profile(profile);
+    state::FileStore store(state_dir(global, cluster.value("name", "")));
+    store.lock();
+    if (!fs::exists(store.journal_path())) {
+        std::cout << "Nothing to recover: no journal in " << store.dir().string() << ".\n";
+        return k_exit_ok;
+    }
+    auto doc = store.load().value_or(state::Document{state::k_state_version, state::new_lineage(), 0, cluster.value("name", ""), {}});
+    const auto records = core::FileJournal::read(store.journal_path());
+    const auto pending = core::fold(records, doc.resources);
+    store.save(doc);
+    fs::remove(store.journal_path());
+    std::cout << "Recovered " << records.size() << " journal records into state serial " << doc.serial << ".\n";
+    for (const auto& a : pending)
+        std::cout << "  " << a << ": its step was interrupted; the next run looks for it by its ownership tag.\n";
+    return k_exit_ok;
+}
+
+int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOptions& o) {
+    const auto t0 = Clock::now();
+    const bool applying = o.mode == Mode::apply || o.mode == Mode::destroy;
+    const bool destroying = o.mode == Mode::destroy || o.mode == Mode::destroy_plan;
+    net::reset_request_count();
+
+    // 1. Load (no state is touched before the profile is valid).
+    lua::ProfileHost host(lua::options_for(profile, g.debug));
+    const Json cluster = host.load_profile(profile);
+    const std::string name = cluster.value("name", "");
+
+    // 2. State: lock, load (refusing a corrupt file), recover an interrupted run's journal.
+    state::FileStore store(state_dir(g, name));
+    store.lock();
+    state::Document doc;
+    if (auto loaded = store.load()) {
+        doc = std::move(*loaded);
+        if (!doc.cluster.empty() && doc.cluster != name)
+            throw StateError("state " + store.state_path().string() + " belongs to cluster '" + doc.cluster + "', not '" + name + "'");
+    } else {
+        doc.lineage = state::new_lineage();
+        doc.cluster = name;
+    }
+    bool state_dirty = false;
+    if (fs::exists(store.journal_path())) {
+        const auto records = core::FileJournal::read(store.journal_path());
+        const auto pending = core::fold(records, doc.resources);
+        util::log::warn("found the journal of an interrupted run (" + std::to_string(records.size()) +
+                        " records); its completed steps are folded into the state" +
+                        (pending.empty() ? std::string() : "; interrupted steps are looked up by ownership tag"));
+        state_dirty = true;
+    }
+
+    const std::string run_id = new_run_id();
+    const lua::ContextInfo info{run_id, fs::absolute(store.dir()), !applying};
+    host.load_provider(info);
+
+    // 3. Render and validate.
+    std::vector<core::ResourceSpec> specs;
+    if (!destroying) specs = host.render();
+    (void)core::build_graph(specs).topological_order();
+    std::set<std::string> types;
+    std::set<std::string> desired;
+    for (const auto& s : specs) {
+        types.insert(s.type);
+        desired.insert(s.address());
+    }
+    for (const auto& [_, e] : doc.resources) types.insert(e.type);
+    std::map<std::string, core::Schema> schemas;
+    for (const auto& t : types) schemas[t] = host.schema(t);
+    {
+        std::vector<std::string> problems;
+        for (const auto& s : specs) {
+            for (auto& p : core::validate_properties(s.address(), schemas[s.type], s.props)) problems.push_back(std::move(p));
+            const Json resolved = core::resolve(core::apply_defaults(schemas[s.type], s.props), [&](const core::Ref& r) -> std::optional<Json> {
+                const auto it = doc.resources.find(r.address);
+                if (it == doc.resources.end()) return std::nullopt;
+                return core::output_of(it->second, r.output);
+            });
+            if (auto err = host.validate(s, resolved)) problems.push_back(s.address() + ": " + *err);
+        }
+        if (!problems.empty()) {
+            std::string msg;
+            for (const auto& p : problems) msg += (msg.empty() ? "" : "\n") + p;
+            throw ConfigError(msg);
+        }
+    }
+
+    // 4. Observe.
+    const auto t_observe = Clock::now();
+    lua::LuaExecutor exec(host.options(), cluster, host.provider(), info);
+    ObserveResult obs = observe(exec, types, doc.resources, desired, g.parallelism);
+    for (const auto& e : obs.adopted) {
+        util::log::warn(e.address + ": found " + e.id + " tagged for this cluster but missing from state; adopting it");
+        doc.resources[e.address] = e;
+        state_dirty = true;
+    }
+    util::log::debug("observed " + std::to_string(obs.observed.size()) + " objects in " + fmt_seconds(since(t_observe)));
+
+    // 5. Plan.
+    core::PlanInput in;
+    in.specs = specs;
+    in.schemas = schemas;
+    in.state = doc.resources;
+    in.observed = obs.observed;
+    in.orphans = obs.orphans;
+    in.orphan_types = obs.orphan_types;
+    in.destroy = destroying;
+    const core::Plan plan = core::make_plan(in);
+    if (g.output == "json") {
+        Json j = core::plan_to_json(plan, schemas);
+        j["cluster"] = name;
+        if (!applying) std::cout << j.dump(2) << "\n";
+    } else {
+        std::cout << core::render_plan(plan, schemas, {g.color, false});
+    }
+
+    auto save_state = [&] {
+        for (auto& [addr, e] : doc.resources) {
+            e.sensitive.clear();
+            if (auto it = schemas.find(e.type); it != schemas.end())
+                for (const auto& [k, ps] : it->second)
+                    if (ps.sensitive) e.sensitive.push_back(k);
+        }
+        store.save(doc);
+    };
+
+    if (!applying) {
+        if (state_dirty) util::log::info("(the state will be updated by the next run)");
+        if (g.debug) print_api_calls(g);
+        return o.detailed_exitcode && plan.has_changes() ? k_exit_changes : k_exit_ok;
+    }
+    if (!plan.has_changes()) {
+        if (state_dirty) {
+            save_state();
+            if (fs::exists(store.journal_path())) fs::remove(store.journal_path());
+        }
+        print_api_calls(g);
+        return k_exit_ok;
+    }
+    if (plan.destructive() && !o.yes) {
+        if (!::isatty(STDIN_FILENO))
+            throw ConfigError("the plan deletes or replaces resources; refusing to apply it without a terminal to confirm (use --yes)");
+        if (!confirm("\nDo you want to perform these actions?")) {
+            std::cout << "Apply cancelled.\n";
+            return k_exit_error;
+        }
+    }
+    // Journal: start fresh (a leftover one was folded above).
+    if (state_dirty) {
+        save_state();
+    }
+    if (fs::exists(store.journal_path())) fs::remove(store.journal_path());
+
+    // 6. Apply.
+    core::FileJournal journal(store.journal_path());
+    core::ApplyOptions ao;
+    ao.parallelism = g.parallelism;
+    ao.rollback = o.rollback;
+    ao.run_id = run_id;
+    const bool text = g.output != "json";
+    ao.on_event = [&](const core::ApplyEvent& e) {
+        if (!text) return;
+        char stamp[32];
+        std::snprintf(stamp, sizeof stamp, "[%6.1fs] ", e.elapsed);
+        std::string line = stamp + e.address + ": ";
+        const bool del = e.op == core::Op::remove;
+        const bool upd = e.op == core::Op::update;
+        switch (e.kind) {
+            case core::ApplyEvent::started: line += del ? "Destroying..." : upd ? "Modifying..." : "Creating..."; break;
+            case core::ApplyEvent::completed:
+                line += std::string(del ? "Destruction" : upd ? "Modifications" : "Creation") + " complete after " + fmt_seconds(e.step_seconds) +
+                        (e.id.empty() ? "" : " [id=" + e.id + "]");
+                break;
+            case core::ApplyEvent::failed: line += "FAILED after " + fmt_seconds(e.step_seconds) + ": " + e.message; break;
+            case core::ApplyEvent::undo_started: line += "Rolling back: " + e.message + "..."; break;
+            case core::ApplyEvent::undo_completed: line += "Rolled back after " + fmt_seconds(e.step_seconds); break;
+            case core::ApplyEvent::undo_failed: line += "ROLLBACK FAILED: " + e.message; break;
+        }
+        std::cout << util::log::mask(line) << "\n" << std::flush;
+    };
+    const core::ApplyResult res = core::apply(plan, doc.resources, exec, journal, ao);
+    doc.resources = res.state;
+    save_state();
+    journal.discard();
+
+    const double total = since(t0);
+    if (res.ok) {
+        if (text) {
+            std::cout << "\nApply complete! Resources: " << plan.count(core::Action::create) + plan.count(core::Action::replace) << " added, "
+                      << plan.count(core::Action::update) << " changed, "
+                      << plan.count(core::Action::remove) + plan.count(core::Action::replace) << " destroyed. (" << fmt_seconds(total)
+                      << ", state serial " << doc.serial << ")\n";
+        } else {
+            std::cout << Json{{"ok", true}, {"serial", doc.serial}, {"seconds", total}, {"api_calls", net::request_count()}}.dump(2) << "\n";
+        }
+        print_api_calls(g);
+        return k_exit_ok;
+    }
+    std::cerr << "kengine: error: " << util::log::mask(res.error) << "\n";
+    for (size_t i = 1; i < res.errors.size(); ++i) std::cerr << "kengine: error: " << util::log::mask(res.errors[i]) << "\n";
+    if (!o.rollback) {
+        std::cerr << "kengine: --no-rollback: kept the " << res.completed << " completed steps; state serial " << doc.serial << "\n";
+        print_api_calls(g);
+        return k_exit_rollback_incomplete;
+    }
+    if (text) {
+        std::cout << "\nRollback (" << res.rollback_log.size() << " steps):\n";
+        for (const auto& l : res.rollback_log) std::cout << "  " << util::log::mask(l) << "\n";
+    }
+    print_api_calls(g);
+    if (res.rollback_complete) {
+        std::cerr << "kengine: apply failed and was rolled back; nothing this run created remains.\n";
+        return k_exit_rolled_back;
+    }
+    std::cerr << "kengine: apply failed and the rollback is INCOMPLETE; still present:\n";
+    for (const auto& l : res.leftovers) std::cerr << "  " << util::log::mask(l) << "\n";
+    return k_exit_rollback_incomplete;
+}
+
+}  // namespace kengine::cli

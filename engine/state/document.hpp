@@ -1,0 +1,41 @@
+#pragma once
+// The state document of one cluster (DESIGN.md "State"):
+//   version: 1
+//   lineage: <uuid, fixed for the life of the cluster's state>
+//   serial: <increments on every write>
+//   cluster: <name>
+//   resources: [ {address, type, name, id, props, outputs, deps}, ... ]   (sorted by address)
+// Stored as YAML (yaml-cpp); `-o json` shows the same tree as JSON.
+#include <string>
+
+#include <kengine/core/resource.hpp>
+
+namespace kengine::state {
+
+using core::Json;
+
+inline constexpr int k_state_version = 1;
+
+struct Document {
+    int version = k_state_version;
+    std::string lineage;
+    long long serial = 0;
+    std::string cluster;
+    core::StateMap resources;
+};
+
+/// Document → JSON tree.
+Json to_json(const Document& doc);
+/// JSON tree → Document. Throws kengine::StateError naming what is wrong.
+Document from_json(const Json& tree);
+
+/// YAML text ↔ JSON tree (yaml-cpp). Plain scalars that look like integers, floats, booleans
+/// or null (YAML 1.2 core schema) become those types; quoted scalars stay strings.
+/// Throws kengine::StateError with line:column on malformed YAML.
+Json yaml_to_json(const std::string& text);
+std::string json_to_yaml(const Json& tree);
+
+/// A new random lineage (UUID v4).
+std::string new_lineage();
+
+}  // namespace kengine::state
