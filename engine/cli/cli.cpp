@@ -86,6 +86,7 @@ int run_lua(const GlobalOptions& g, const std::string& script, const std::vector
     auto opts = lua::options_for(script, g.debug);
     lua::State L = lua::make_state(opts);
     // arg table like the standalone interpreter: arg[0] = script, arg[1..n] = args.
+    lua_pushglobaltable(L);
     lua_createtable(L, static_cast<int>(args.size()), 1);
     lua_pushstring(L, script.c_str());
     lua_rawseti(L, -2, 0);
@@ -93,7 +94,10 @@ int run_lua(const GlobalOptions& g, const std::string& script, const std::vector
         lua_pushstring(L, args[i].c_str());
         lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
     }
-    lua_setglobal(L, "arg");
+    lua_pushstring(L, "arg");
+    lua_insert(L, -2);
+    lua_rawset(L, -3);  // rawset: strict mode forbids new globals
+    lua_pop(L, 1);
     lua::run_file(L, script, args, 1);
     if (lua_isinteger(L, -1)) return static_cast<int>(lua_tointeger(L, -1));
     if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) return k_exit_error;
@@ -110,6 +114,7 @@ void print_error(const std::string& what) {
 int main(int argc, char** argv) {
     CLI::App app{"kengine — reconcile Kubernetes infrastructure from Lua profiles"};
     app.require_subcommand(1);
+    app.fallthrough();  // global options may follow the subcommand too
     GlobalOptions g;
     bool no_color = false;
     std::string parallelism_text;

@@ -1,6 +1,262 @@
-// PLACEHOLDER — replaced by the real kengine.aws module. Raises if required.
+// kengine.aws — AWS credentials, endpoints, SigV4 signing and signed calls for Lua.
+// Stub: stdlib/meta/aws.lua. The work is in kengine::net::aws / kengine::net::sigv4.
+//
+//   aws.credentials{profile=?} → {access_key_id, secret_access_key, session_token?, source}
+//   aws.region{profile=?} → string|nil
+//   aws.endpoint(service, region?) → URL
+//   aws.sign{method, url, headers, body, service, region, credentials=?, profile=?, time=?}
+//     → headers to send (table name → value)
+//   aws.request{service, region=?, method="POST", path="/", query={}, headers={}, body="",
+//               signing_name=?, profile=?, credentials=?, timeout=30, retries=4}
+//     → {status, headers, body}
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <kengine/lua/boundary.hpp>
 #include <kengine/lua/modules.hpp>
-#include <lua.hpp>
+#include <kengine/net/aws_client.hpp>
+#include <kengine/net/aws_config.hpp>
+#include <kengine/net/sigv4.hpp>
+#include <kengine/util/log.hpp>
+
 namespace kengine::lua {
-int open_aws(lua_State* L) { return luaL_error(L, "kengine.aws is not implemented yet"); }
+namespace {
+
+/// [-0, +0, -] Flat table at `idx` as pairs (string keys; string/number/boolean values).
+std::vector<std::pair<std::string, std::string>> table_pairs(lua_State* L, int idx, const std::string& what) {
+    idx = lua_absindex(L, idx);
+    std::vector<std::pair<std::string, std::string>> out;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        const int kt = lua_type(L, -2);
+        const int vt = lua_type(L, -1);
+        if ((kt != LUA_TSTRING && kt != LUA_TNUMBER) ||
+            (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN)) {
+            const std::string got = std::string(luaL_typename(L, -2)) + " = " + luaL_typename(L, -1);
+            lua_pop(L, 2);
+            throw ArgError(what + ": expected string keys and string, number or boolean values, got " + got);
+        }
+        lua_pushvalue(L, -2);  // convert a copy of the key, never the key lua_next needs
+        size_t kn = 0;
+        const char* k = lua_tolstring(L, -1, &kn);
+        std::string name(k, kn);
+        lua_pop(L, 1);
+        std::string value;
+        if (vt == LUA_TBOOLEAN) {
+            value = lua_toboolean(L, -1) ? "true" : "false";
+        } else {
+            size_t vn = 0;
+            const char* v = lua_tolstring(L, -1, &vn);
+            value.assign(v, vn);
+        }
+        out.emplace_back(std::move(name), std::move(value));
+        lua_pop(L, 1);
+    }
+    return out;
+}
+
+/// [-0, +0, -] Pairs of the optional table field `key` of the table at `idx`.
+std::vector<std::pair<std::string, std::string>> field_pairs(lua_State* L, int idx, const char* key) {
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, idx, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return {};
+    }
+    if (!lua_istable(L, -1)) {
+        const std::string got = luaL_typename(L, -1);
+        lua_pop(L, 1);
+        throw ArgError(std::string("field '") + key + "': expected table, got " + got);
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    try {
+        out = table_pairs(L, -1, std::string("field '") + key + "'");
+    } catch (...) {
+        lua_pop(L, 1);
+        throw;
+    }
+    lua_pop(L, 1);
+    return out;
+}
+
+/// [-0, +0, -] The optional `credentials` table field: {access_key_id, secret_access_key,
+/// session_token?}. Secrets given this way are registered for masking.
+std::optional<net::sigv4::Credentials> field_credentials(lua_State* L, int idx) {
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, idx, "credentials");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return std::nullopt;
+    }
+    if (!lua_istable(L, -1)) {
+        const std::string got = luaL_typename(L, -1);
+        lua_pop(L, 1);
+        throw ArgError("field 'credentials': expected table, got " + got);
+    }
+    net::sigv4::Credentials c;
+    try {
+        c.access_key_id = field_string(L, -1, "access_key_id").value_or("");
+        c.secret_access_key = field_string(L, -1, "secret_access_key").value_or("");
+        c.session_token = field_string(L, -1, "session_token").value_or("");
+    } catch (const ArgError& e) {
+        lua_pop(L, 1);
+        throw ArgError(std::string("credentials: ") + e.what());
+    }
+    lua_pop(L, 1);
+    if (c.access_key_id.empty() || c.secret_access_key.empty())
+        throw ArgError("field 'credentials': access_key_id and secret_access_key are required");
+    util::log::add_secret(c.secret_access_key);
+    if (!c.session_token.empty()) util::log::add_secret(c.session_token);
+    return c;
+}
+
+/// [-0, +0, -] `profile` from an optional options table at idx.
+std::optional<std::string> opt_profile(lua_State* L, int idx) {
+    if (lua_isnoneornil(L, idx)) return std::nullopt;
+    arg_table(L, idx, "options");
+    return field_string(L, idx, "profile");
+}
+
+std::string required(lua_State* L, int idx, const char* key) {
+    auto v = field_string(L, idx, key);
+    if (!v || v->empty()) throw ArgError(std::string("field '") + key + "': expected a non-empty string");
+    return *v;
+}
+
+std::string upper(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::int64_t now_unix() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+int l_credentials(lua_State* L) {
+    const auto profile = opt_profile(L, 1);
+    auto c = net::aws::resolve_credentials(profile);
+    if (!c) throw std::runtime_error("aws.credentials: " + c.error().message);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, c->access_key_id.c_str());
+    lua_setfield(L, -2, "access_key_id");
+    lua_pushstring(L, c->secret_access_key.c_str());
+    lua_setfield(L, -2, "secret_access_key");
+    if (!c->session_token.empty()) {
+        lua_pushstring(L, c->session_token.c_str());
+        lua_setfield(L, -2, "session_token");
+    }
+    lua_pushstring(L, c->source.c_str());
+    lua_setfield(L, -2, "source");
+    return 1;
+}
+
+int l_region(lua_State* L) {
+    const auto region = net::aws::resolve_region(opt_profile(L, 1));
+    if (region) lua_pushstring(L, region->c_str());
+    else lua_pushnil(L);
+    return 1;
+}
+
+int l_endpoint(lua_State* L) {
+    const std::string service = arg_string(L, 1, "service");
+    auto region = arg_opt_string(L, 2, "region");
+    if (!region) region = net::aws::resolve_region();
+    auto url = net::aws::resolve_endpoint(service, region.value_or(""));
+    if (!url) throw std::runtime_error("aws.endpoint: " + url.error().message);
+    lua_pushstring(L, url->c_str());
+    return 1;
+}
+
+int l_sign(lua_State* L) {
+    arg_table(L, 1, "options");
+    net::sigv4::Input in;
+    in.method = upper(field_string(L, 1, "method").value_or("GET"));
+    in.url = required(L, 1, "url");
+    in.headers = field_pairs(L, 1, "headers");
+    const std::string body = field_string(L, 1, "body").value_or("");
+    in.body = body;
+    in.service = required(L, 1, "service");
+    const auto profile = field_string(L, 1, "profile");
+    auto region = field_string(L, 1, "region");
+    if (!region || region->empty()) region = net::aws::resolve_region(profile);
+    if (!region) throw std::runtime_error("aws.sign: no region given or configured");
+    in.region = *region;
+    const auto time = field_number(L, 1, "time");
+    if (time && (std::floor(*time) != *time || *time < 0))
+        throw ArgError("field 'time': expected unix seconds (a non-negative integer)");
+    in.time = time ? static_cast<std::int64_t>(*time) : now_unix();
+    auto creds = field_credentials(L, 1);
+    if (!creds) {
+        auto resolved = net::aws::resolve_credentials(profile);
+        if (!resolved) throw std::runtime_error("aws.sign: " + resolved.error().message);
+        creds = *resolved;
+    }
+    auto signed_req = net::sigv4::sign(in, *creds);
+    if (!signed_req) throw std::runtime_error("aws.sign: " + signed_req.error().message);
+    lua_createtable(L, 0, static_cast<int>(signed_req->headers.size()));
+    for (const auto& [name, value] : signed_req->headers) {
+        lua_pushlstring(L, value.data(), value.size());
+        lua_setfield(L, -2, name.c_str());
+    }
+    return 1;
+}
+
+int l_request(lua_State* L) {
+    arg_table(L, 1, "options");
+    net::aws::ApiRequest req;
+    req.service = required(L, 1, "service");
+    req.region = field_string(L, 1, "region");
+    req.method = upper(field_string(L, 1, "method").value_or("POST"));
+    req.path = field_string(L, 1, "path").value_or("/");
+    req.query = field_pairs(L, 1, "query");
+    req.headers = field_pairs(L, 1, "headers");
+    req.body = field_string(L, 1, "body").value_or("");
+    req.signing_name = field_string(L, 1, "signing_name");
+    req.profile = field_string(L, 1, "profile");
+    req.credentials = field_credentials(L, 1);
+    req.timeout_seconds = field_number(L, 1, "timeout").value_or(30.0);
+    if (!(req.timeout_seconds > 0)) throw ArgError("field 'timeout': expected seconds > 0");
+    const double retries = field_number(L, 1, "retries").value_or(4);
+    if (retries < 0 || retries > 20 || std::floor(retries) != retries)
+        throw ArgError("field 'retries': expected an integer from 0 to 20");
+    req.max_retries = static_cast<int>(retries);
+
+    auto resp = net::aws::call(req);
+    if (!resp) throw std::runtime_error("aws.request (" + req.service + "): " + resp.error().message);
+
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, resp->status);
+    lua_setfield(L, -2, "status");
+    lua_createtable(L, 0, static_cast<int>(resp->headers.size()));
+    for (const auto& [name, value] : resp->headers) {
+        lua_pushlstring(L, value.data(), value.size());
+        lua_setfield(L, -2, name.c_str());
+    }
+    lua_setfield(L, -2, "headers");
+    lua_pushlstring(L, resp->body.data(), resp->body.size());
+    lua_setfield(L, -2, "body");
+    return 1;
+}
+
+}  // namespace
+
+int open_aws(lua_State* L) {
+    static const luaL_Reg k_functions[] = {
+        KENGINE_LUA_FN("credentials", l_credentials),
+        KENGINE_LUA_FN("region", l_region),
+        KENGINE_LUA_FN("endpoint", l_endpoint),
+        KENGINE_LUA_FN("sign", l_sign),
+        KENGINE_LUA_FN("request", l_request),
+        {nullptr, nullptr},
+    };
+    luaL_newlib(L, k_functions);
+    return 1;
+}
+
 }  // namespace kengine::lua

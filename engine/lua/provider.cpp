@@ -47,6 +47,8 @@ void push_provider(lua_State* L, const std::string& provider) {
 
 /// [-0, +0] call provider.configure(ctx, cluster) if present; stack: provider at p, ctx at c.
 void configure(lua_State* L, int p, int c) {
+    p = lua_absindex(L, p);
+    c = lua_absindex(L, c);
     lua_getfield(L, p, "configure");
     if (lua_isfunction(L, -1)) {
         lua_pushvalue(L, c);

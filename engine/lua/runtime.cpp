@@ -103,11 +103,17 @@ int rt_repo_dir(lua_State* L) {
     return 1;
 }
 
+int rt_profile(lua_State* L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, k_profile_file_key);
+    return 1;
+}
+
 int open_runtime(lua_State* L) {
     static const luaL_Reg fns[] = {
         KENGINE_LUA_FN("sleep", rt_sleep),         KENGINE_LUA_FN("now", rt_now),
         KENGINE_LUA_FN("providers", rt_providers), KENGINE_LUA_FN("find_file", rt_find_file),
-        KENGINE_LUA_FN("repo_dir", rt_repo_dir),   {nullptr, nullptr},
+        KENGINE_LUA_FN("repo_dir", rt_repo_dir),   KENGINE_LUA_FN("profile", rt_profile),
+        {nullptr, nullptr},
     };
     luaL_newlib(L, fns);
     lua_pushboolean(L, options_of(L).debug);
@@ -307,6 +313,8 @@ void call(lua_State* L, int nargs, int nresults) {
 
 void run_file(lua_State* L, const fs::path& file, const std::vector<std::string>& args, int nresults) {
     const std::string chunkname = "@" + file.string();
+    lua_pushstring(L, file.c_str());
+    lua_setfield(L, LUA_REGISTRYINDEX, k_profile_file_key);
     std::error_code ec;
     if (!fs::is_regular_file(file, ec)) throw ConfigError(file.string() + ": no such file");
     // Read it ourselves so the chunk is named exactly as the user wrote the path.

@@ -15,6 +15,10 @@
 
 namespace kengine::lua {
 
+/// Registry key holding the path of the file run by run_file (the profile); read by
+/// kengine.runtime.profile() for error positions after a tail call.
+inline constexpr const char* k_profile_file_key = "kengine.profile_file";
+
 /// RAII owner of a lua_State (lua_close on destruction). Move-only.
 class State {
 public:

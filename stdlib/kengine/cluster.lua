@@ -201,15 +201,36 @@ local function read_lines(file)
   return lines
 end
 
+---Where the cluster description was written: the nearest Lua file on the call stack outside
+---the stdlib, or (after a tail call such as `return cluster.new {...}`) the profile being
+---loaded, at the line that calls `cluster.new`.
+---@return { file: string, line: integer }
+function M.caller()
+  for level = 2, 30 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.source:sub(1, 1) == "@" and not info.source:find("/stdlib/kengine/", 1, true) then
+      return { file = info.source:sub(2), line = info.currentline }
+    end
+  end
+  local file = runtime.profile()
+  local line = 1
+  if file then
+    local n = 0
+    for l in io.lines(file) do
+      n = n + 1
+      if l:find("cluster.new", 1, true) or l:find(".new%s*{") then line = n break end
+    end
+  end
+  return { file = file or "(profile)", line = line }
+end
+
 ---Validate `t` into the cluster model; raise one error listing every problem.
 ---@param t table
 ---@param where { file: string, line: integer }? where the description was written (default: caller)
 ---@return kengine.Cluster
 function M.validate(t, where)
-  if not where then
-    local info = debug.getinfo(3, "Sl") or debug.getinfo(2, "Sl")
-    where = { file = info.source:sub(1, 1) == "@" and info.source:sub(2) or info.short_src, line = info.currentline }
-  end
+  where = where or M.caller()
   if type(t) ~= "table" then
     error(("%s:%d: the profile must return a cluster description (a table), got %s"):format(where.file, where.line, type(t)), 0)
   end
@@ -229,8 +250,8 @@ function M.validate(t, where)
   end
   c:field(t, "location", "", "string", { default = "local" })
   if c:field(t, "network", "", "table", { default = {} }) then
-    c:field(t.network, "cidr", "network", "string", { default = "10.0.0.0/16" })
-    if t.network.cidr and not is_cidr(t.network.cidr) then c:add("network.cidr", "expected an IPv4 CIDR like 10.0.0.0/16, got " .. describe(t.network.cidr)) end
+    local cidr = c:field(t.network, "cidr", "network", "string", { default = "10.0.0.0/16" })
+    if cidr and not is_cidr(cidr) then c:add("network.cidr", "expected an IPv4 CIDR like 10.0.0.0/16, got " .. describe(t.network.cidr)) end
   end
   if c:field(t, "ssh", "", "table", { default = {} }) then
     c:field(t.ssh, "user", "ssh", "string", { default = "root" })
@@ -320,9 +341,7 @@ end
 ---@param t table
 ---@return kengine.Cluster
 function M.new(t)
-  local info = debug.getinfo(2, "Sl")
-  local file = info.source:sub(1, 1) == "@" and info.source:sub(2) or info.short_src
-  return M.validate(t, { file = file, line = info.currentline })
+  return M.validate(t, M.caller())
 end
 
 ---Absolute path of a file named in a profile (bootstrap scripts, templates): looked up beside
