@@ -130,6 +130,21 @@ bool confirm(const std::string& question) {
     return answer == "yes";
 }
 
+/// Mask every sensitive value of the state in all later output (plans embed them in other
+/// strings, e.g. a token inside a rendered script).
+void register_secrets(const core::StateMap& state, const std::map<std::string, core::Schema>& schemas) {
+    for (const auto& [_, e] : state) {
+        const auto it = schemas.find(e.type);
+        if (it == schemas.end()) continue;
+        for (const auto& [name, ps] : it->second) {
+            if (!ps.sensitive) continue;
+            for (const Json* src : {&e.props, &e.outputs})
+                if (src->is_object() && src->contains(name) && (*src)[name].is_string())
+                    util::log::add_secret((*src)[name].get<std::string>());
+        }
+    }
+}
+
 void print_api_calls(const GlobalOptions& g) {
     const auto n = net::request_count();
     if (g.output == "json") return;
@@ -238,6 +253,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     for (const auto& [_, e] : doc.resources) types.insert(e.type);
     std::map<std::string, core::Schema> schemas;
     for (const auto& t : types) schemas[t] = host.schema(t);
+    register_secrets(doc.resources, schemas);
     {
         std::vector<std::string> problems;
         for (const auto& s : specs) {
@@ -282,7 +298,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
         j["cluster"] = name;
         if (!applying) std::cout << j.dump(2) << "\n";
     } else {
-        std::cout << core::render_plan(plan, schemas, {g.color, false});
+        std::cout << util::log::mask(core::render_plan(plan, schemas, {g.color, false}));
     }
 
     auto save_state = [&] {
@@ -297,7 +313,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
 
     if (!applying) {
         if (state_dirty) util::log::info("(the state will be updated by the next run)");
-        if (g.debug) print_api_calls(g);
+        print_api_calls(g);
         return o.detailed_exitcode && plan.has_changes() ? k_exit_changes : k_exit_ok;
     }
     if (!plan.has_changes()) {
@@ -351,6 +367,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     };
     const core::ApplyResult res = core::apply(plan, doc.resources, exec, journal, ao);
     doc.resources = res.state;
+    register_secrets(doc.resources, schemas);
     save_state();
     journal.discard();
 

@@ -35,6 +35,9 @@ Json convert(lua_State* L, int idx, const std::string& path, int depth) {
         }
         case LUA_TTABLE:
             break;
+        case LUA_TLIGHTUSERDATA:
+            if (lua_touserdata(L, idx) == nullptr) return nullptr;  // kengine.json.null
+            [[fallthrough]];
         default:
             throw ArgError(path + ": cannot convert a " + luaL_typename(L, idx) + " value");
     }
@@ -45,6 +48,7 @@ Json convert(lua_State* L, int idx, const std::string& path, int depth) {
         return ref;
     }
     const bool is_format = has_metatable(L, idx, "kengine.Format");
+    const bool is_array_marked = has_metatable(L, idx, "kengine.json.array");
     // Array if keys are exactly 1..n.
     const lua_Unsigned n = lua_rawlen(L, idx);
     size_t count = 0;
@@ -60,6 +64,7 @@ Json convert(lua_State* L, int idx, const std::string& path, int depth) {
         }
         lua_pop(L, 1);
     }
+    if (is_array_marked && count == 0) return Json::array();
     if (only_seq && count == n && n > 0) {
         Json arr = Json::array();
         for (lua_Unsigned i = 1; i <= n; ++i) {

@@ -1,6 +1,287 @@
-// PLACEHOLDER — replaced by the real kengine.json module. Raises if required.
+// kengine.json — JSON (RFC 8259) encode/decode with nlohmann-json.
+//
+//   json.encode(v, {pretty = false, sort_keys = true}) -> string
+//   json.decode(s) -> value
+//   json.null       -- sentinel (a NULL lightuserdata, the same value as yaml.null)
+//   json.array(t?)  -- marks t (or a new table) to encode as an array even when empty
+//
+// Encoding follows engine/lua/convert.hpp (keys 1..n → array, other tables → object,
+// references → {"$ref": ...}) plus two extras convert.cpp does not know: json.null encodes as
+// null and a table with the metatable "kengine.json.array" always encodes as an array.
+// Decoding keeps nulls inside arrays as json.null (indices stay right), drops null members of
+// objects, marks empty arrays with json.array (so they re-encode as []) and never turns
+// {"$ref": ...} objects into references: API payloads are data.
+#include <cmath>
+#include <string>
+#include <string_view>
+
+#include <kengine/lua/boundary.hpp>
+#include <kengine/lua/convert.hpp>
 #include <kengine/lua/modules.hpp>
-#include <lua.hpp>
+
 namespace kengine::lua {
-int open_json(lua_State* L) { return luaL_error(L, "kengine.json is not implemented yet"); }
+namespace {
+
+constexpr const char* k_array_mt = "kengine.json.array";
+constexpr int k_max_depth = 500;
+
+/// [-0, +0, -] Whether the value at idx has the registry metatable `tname`.
+bool has_metatable(lua_State* L, int idx, const char* tname) {
+    if (!lua_getmetatable(L, idx)) return false;
+    luaL_getmetatable(L, tname);
+    const bool same = lua_rawequal(L, -1, -2) != 0;
+    lua_pop(L, 2);
+    return same;
+}
+
+bool is_null_sentinel(lua_State* L, int idx) {
+    return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == nullptr;
+}
+
+/// "[json.exception.parse_error.101] parse error at ..." → "parse error at ...".
+std::string strip_nlohmann_prefix(const char* what) {
+    std::string_view s(what);
+    if (s.starts_with("[json.exception.")) {
+        const auto end = s.find("] ");
+        if (end != std::string_view::npos) s.remove_prefix(end + 2);
+    }
+    return std::string(s);
+}
+
+/// [-0, +0, -] The key at idx (a copy is converted, never the lua_next key itself).
+std::string key_string(lua_State* L, int idx, const std::string& path) {
+    const int t = lua_type(L, idx);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER)
+        throw ArgError(path + ": cannot encode a table key of type " + luaL_typename(L, idx));
+    lua_pushvalue(L, idx);
+    size_t n = 0;
+    const char* s = lua_tolstring(L, -1, &n);
+    std::string out(s, n);
+    lua_pop(L, 1);
+    return out;
+}
+
+Json encode_value(lua_State* L, int idx, const std::string& path, int depth) {
+    idx = lua_absindex(L, idx);
+    if (depth > k_max_depth) throw ArgError(path + ": table nested too deeply (or cyclic)");
+    if (!lua_checkstack(L, 4)) throw ArgError(path + ": Lua stack exhausted");
+    switch (lua_type(L, idx)) {
+        case LUA_TNIL:
+        case LUA_TNONE:
+            return nullptr;
+        case LUA_TLIGHTUSERDATA:
+            if (is_null_sentinel(L, idx)) return nullptr;
+            throw ArgError(path + ": cannot encode a userdata value");
+        case LUA_TBOOLEAN:
+            return lua_toboolean(L, idx) != 0;
+        case LUA_TNUMBER: {
+            if (lua_isinteger(L, idx)) return static_cast<long long>(lua_tointeger(L, idx));
+            const double d = lua_tonumber(L, idx);
+            if (!std::isfinite(d))
+                throw ArgError(path + ": cannot encode NaN or infinity (not valid JSON)");
+            return d;
+        }
+        case LUA_TSTRING: {
+            size_t n = 0;
+            const char* s = lua_tolstring(L, idx, &n);
+            return std::string(s, n);
+        }
+        case LUA_TTABLE:
+            break;
+        default:
+            throw ArgError(path + ": cannot encode a " + luaL_typename(L, idx) + " value");
+    }
+    // References and deferred strings keep the engine's own encoding.
+    if (has_metatable(L, idx, "kengine.Ref") || has_metatable(L, idx, "kengine.Format"))
+        return to_json(L, idx, path);
+
+    const bool marked_array = has_metatable(L, idx, k_array_mt);
+    const lua_Unsigned n = lua_rawlen(L, idx);
+    size_t count = 0;
+    bool only_seq = true;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        ++count;
+        if (!lua_isinteger(L, -2)) {
+            only_seq = false;
+        } else {
+            const lua_Integer k = lua_tointeger(L, -2);
+            if (k < 1 || static_cast<lua_Unsigned>(k) > n) only_seq = false;
+        }
+        if (!only_seq && marked_array) {
+            const std::string key = key_string(L, -2, path);
+            lua_pop(L, 2);
+            throw ArgError(path + ": table marked with json.array has non-sequence key '" +
+                           key + "'");
+        }
+        lua_pop(L, 1);
+    }
+    if (only_seq && count == n && (n > 0 || marked_array)) {
+        Json arr = Json::array();
+        for (lua_Unsigned i = 1; i <= n; ++i) {
+            lua_rawgeti(L, idx, static_cast<lua_Integer>(i));
+            arr.push_back(encode_value(L, -1, path + "[" + std::to_string(i) + "]", depth + 1));
+            lua_pop(L, 1);
+        }
+        return arr;
+    }
+    Json obj = Json::object();
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        const std::string key = key_string(L, -2, path);
+        obj[key] = encode_value(L, -1, path + "." + key, depth + 1);
+        lua_pop(L, 1);
+    }
+    return obj;
+}
+
+/// [-0, +1, m] Push a decoded JSON value (a null inside an array becomes json.null).
+void push_decoded(lua_State* L, const Json& v, int depth) {
+    if (depth > k_max_depth) throw std::runtime_error("json.decode: nested too deeply");
+    if (!lua_checkstack(L, 4)) throw std::runtime_error("json.decode: Lua stack exhausted");
+    switch (v.type()) {
+        case Json::value_t::null:
+        case Json::value_t::discarded:
+        case Json::value_t::binary:
+            lua_pushnil(L);
+            return;
+        case Json::value_t::boolean:
+            lua_pushboolean(L, v.get<bool>());
+            return;
+        case Json::value_t::number_integer:
+            lua_pushinteger(L, v.get<long long>());
+            return;
+        case Json::value_t::number_unsigned: {
+            const auto u = v.get<unsigned long long>();
+            if (u > static_cast<unsigned long long>(LUA_MAXINTEGER))
+                lua_pushnumber(L, static_cast<double>(u));
+            else
+                lua_pushinteger(L, static_cast<lua_Integer>(u));
+            return;
+        }
+        case Json::value_t::number_float:
+            lua_pushnumber(L, v.get<double>());
+            return;
+        case Json::value_t::string: {
+            const auto& s = v.get_ref<const std::string&>();
+            lua_pushlstring(L, s.data(), s.size());
+            return;
+        }
+        case Json::value_t::array: {
+            lua_createtable(L, static_cast<int>(v.size()), 0);
+            lua_Integer i = 1;
+            for (const auto& item : v) {
+                if (item.is_null())
+                    lua_pushlightuserdata(L, nullptr);  // json.null keeps indices right
+                else
+                    push_decoded(L, item, depth + 1);
+                lua_rawseti(L, -2, i++);
+            }
+            if (v.empty()) luaL_setmetatable(L, k_array_mt);
+            return;
+        }
+        case Json::value_t::object: {
+            lua_createtable(L, 0, static_cast<int>(v.size()));
+            for (const auto& [k, item] : v.items()) {
+                if (item.is_null()) continue;  // absent, as in any Lua table
+                lua_pushlstring(L, k.data(), k.size());
+                push_decoded(L, item, depth + 1);
+                lua_rawset(L, -3);
+            }
+            return;
+        }
+    }
+}
+
+/// Options table at idx: only `allowed` keys, each boolean.
+void check_bool_options(lua_State* L, int idx, std::initializer_list<const char*> allowed,
+                        const char* fn) {
+    if (lua_isnoneornil(L, idx)) return;
+    arg_table(L, idx, "options");
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        bool ok = false;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            const std::string_view key = lua_tostring(L, -2);
+            for (const char* a : allowed) ok = ok || key == a;
+        }
+        if (!ok) {
+            const std::string key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            lua_pop(L, 2);
+            std::string list;
+            for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+            throw ArgError(std::string(fn) + ": unknown option '" + key + "' (expected " + list +
+                           ")");
+        }
+        lua_pop(L, 1);
+    }
+}
+
+int json_encode(lua_State* L) {
+    lua_settop(L, 2);
+    check_bool_options(L, 2, {"pretty", "sort_keys"}, "json.encode");
+    bool pretty = false;
+    if (lua_istable(L, 2)) {
+        pretty = field_bool(L, 2, "pretty").value_or(false);
+        // sort_keys is accepted for clarity: keys are always sorted (Lua tables have no
+        // order, so sorting is what makes the output deterministic).
+        (void)field_bool(L, 2, "sort_keys");
+    }
+    const Json value = encode_value(L, 1, "value", 0);
+    std::string out;
+    try {
+        out = value.dump(pretty ? 2 : -1, ' ', false, Json::error_handler_t::strict);
+    } catch (const Json::exception& e) {
+        throw std::runtime_error("json.encode: " + strip_nlohmann_prefix(e.what()));
+    }
+    lua_pushlstring(L, out.data(), out.size());
+    return 1;
+}
+
+int json_decode(lua_State* L) {
+    const std::string text = arg_string(L, 1, "text");
+    Json value;
+    try {
+        value = Json::parse(text);
+    } catch (const Json::exception& e) {
+        throw std::runtime_error("json.decode: " + strip_nlohmann_prefix(e.what()));
+    }
+    push_decoded(L, value, 0);
+    return 1;
+}
+
+int json_array(lua_State* L) {
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    } else {
+        arg_table(L, 1, "table");
+        lua_settop(L, 1);
+        if (lua_getmetatable(L, 1)) {
+            lua_pop(L, 1);
+            if (!has_metatable(L, 1, k_array_mt))
+                throw ArgError("json.array: the table already has a metatable");
+        }
+    }
+    luaL_setmetatable(L, k_array_mt);
+    return 1;
+}
+
+}  // namespace
+
+int open_json(lua_State* L) {
+    luaL_newmetatable(L, k_array_mt);  // a marker only; no-op when it exists
+    lua_pop(L, 1);
+    static const luaL_Reg k_funcs[] = {
+        KENGINE_LUA_FN("encode", json_encode),
+        KENGINE_LUA_FN("decode", json_decode),
+        KENGINE_LUA_FN("array", json_array),
+        {nullptr, nullptr},
+    };
+    luaL_newlib(L, k_funcs);
+    lua_pushlightuserdata(L, nullptr);
+    lua_setfield(L, -2, "null");
+    return 1;
+}
+
 }  // namespace kengine::lua
