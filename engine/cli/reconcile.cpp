@@ -316,11 +316,20 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
         print_api_calls(g);
         return o.detailed_exitcode && plan.has_changes() ? k_exit_changes : k_exit_ok;
     }
+    auto print_summary = [&] {
+        if (g.output == "json" || o.mode != Mode::apply) return;
+        try {
+            if (auto text = host.summary(doc.resources)) std::cout << "\n" << util::log::mask(*text) << "\n";
+        } catch (const std::exception& e) {
+            util::log::warn(std::string("provider summary failed: ") + e.what());
+        }
+    };
     if (!plan.has_changes()) {
         if (state_dirty) {
             save_state();
             if (fs::exists(store.journal_path())) fs::remove(store.journal_path());
         }
+        print_summary();
         print_api_calls(g);
         return k_exit_ok;
     }
@@ -378,6 +387,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
                       << plan.count(core::Action::update) << " changed, "
                       << plan.count(core::Action::remove) + plan.count(core::Action::replace) << " destroyed. (" << fmt_seconds(total)
                       << ", state serial " << doc.serial << ")\n";
+            print_summary();
         } else {
             std::cout << Json{{"ok", true}, {"serial", doc.serial}, {"seconds", total}, {"api_calls", net::request_count()}}.dump(2) << "\n";
         }

@@ -300,6 +300,26 @@ std::optional<std::string> ProfileHost::validate(const core::ResourceSpec& spec,
     return std::nullopt;
 }
 
+std::optional<std::string> ProfileHost::summary(const core::StateMap& state) {
+    lua_State* L = m_state.get();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m_provider_ref);
+    lua_getfield(L, -1, "summary");
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return std::nullopt;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, m_cluster_ref);
+    Json rs = Json::object();
+    for (const auto& [addr, e] : state) rs[addr] = Json{{"id", e.id}, {"type", e.type}, {"outputs", e.outputs}, {"props", e.props}};
+    push_json(L, rs);
+    call(L, 2, 1);
+    std::optional<std::string> out;
+    if (lua_type(L, -1) == LUA_TSTRING) out = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return out;
+}
+
 // ---- LuaExecutor ------------------------------------------------------------------------------
 
 struct LuaExecutor::Slot {

@@ -50,6 +50,10 @@ public:
     /// Run the type's optional validate(r) on resolved props; returns the error message if it raised.
     std::optional<std::string> validate(const core::ResourceSpec& spec, const Json& resolved_props);
 
+    /// The provider's optional summary(cluster, resources) → string, printed after a successful
+    /// run (e.g. how to reach the cluster). `resources` maps address → {id, type, outputs}.
+    std::optional<std::string> summary(const core::StateMap& state);
+
     [[nodiscard]] const Json& cluster() const { return m_cluster; }
     [[nodiscard]] const std::string& provider() const { return m_provider; }
     [[nodiscard]] const RuntimeOptions& options() const { return m_options; }
