@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
     app.add_flag("-v,--debug", g.debug, "Debug logging and Lua tracebacks");
     app.add_option("--parallelism", g.parallelism, "Steps run at once (default 16)")->check(CLI::Range(1, 1024));
     app.add_flag("--no-color", no_color, "No colours");
+    std::string renew_text = "30d";
+    app.add_option("--renew-certs-within", renew_text, "Re-issue certificates expiring within this duration (default 30d)");
 
     std::string profile;
     ReconcileOptions ro;
@@ -165,6 +167,12 @@ int main(int argc, char** argv) {
     lua_cmd->add_option("args", script_args, "Arguments (the script's ...)");
     lua_cmd->prefix_command();
 
+    std::string kc_cluster;
+    bool kc_merge = false;
+    auto* kubeconfig_cmd = app.add_subcommand("kubeconfig", "Print the admin kubeconfig of a cluster (from its state)");
+    kubeconfig_cmd->add_option("cluster", kc_cluster, "Cluster name")->required();
+    kubeconfig_cmd->add_flag("--merge", kc_merge, "Merge into $KUBECONFIG or ~/.kube/config and set the current context");
+
     app.add_subcommand("version", "Print the version");
 
     try {
@@ -178,6 +186,8 @@ int main(int argc, char** argv) {
     ro.rollback = !no_rollback;
 
     try {
+        g.renew_certs_within = parse_duration(renew_text);
+        if (kubeconfig_cmd->parsed()) return cli::kubeconfig(g, kc_cluster, kc_merge);
         if (run->parsed()) {
             ro.mode = Mode::apply;
             return reconcile(g, profile, ro);

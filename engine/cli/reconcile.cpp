@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -162,6 +164,78 @@ fs::path state_dir(const GlobalOptions& global, const std::string& cluster) {
     return fs::path(".kengine") / cluster;
 }
 
+long long parse_duration(const std::string& text) {
+    size_t used = 0;
+    long long n = 0;
+    try {
+        n = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        throw ConfigError("invalid duration '" + text + "' (use e.g. 90, 45s, 30m, 12h, 30d)");
+    }
+    const std::string unit = text.substr(used);
+    long long mult = 0;
+    if (unit.empty() || unit == "s") mult = 1;
+    else if (unit == "m") mult = 60;
+    else if (unit == "h") mult = 3600;
+    else if (unit == "d") mult = 86400;
+    if (mult == 0 || n < 0) throw ConfigError("invalid duration '" + text + "' (use e.g. 90, 45s, 30m, 12h, 30d)");
+    return n * mult;
+}
+
+int kubeconfig(const GlobalOptions& global, const std::string& cluster, bool merge) {
+    state::FileStore store(state_dir(global, cluster));
+    const auto doc = store.load();
+    if (!doc) throw ConfigError("no state for cluster '" + cluster + "' in " + store.dir().string());
+    const auto it = doc->resources.find("kengine_kubeconfig.admin");
+    if (it == doc->resources.end() || !it->second.outputs.contains("content") || !it->second.outputs["content"].is_string())
+        throw ConfigError("cluster '" + cluster + "' has no admin kubeconfig in its state (kengine_kubeconfig.admin)");
+    const std::string content = it->second.outputs["content"].get<std::string>();
+    if (!merge) {
+        std::cout << content;
+        return k_exit_ok;
+    }
+    fs::path target;
+    if (const char* kc = std::getenv("KUBECONFIG"); kc && *kc) {
+        std::string s(kc);
+        target = s.substr(0, s.find(':'));
+    } else {
+        const char* home = std::getenv("HOME");
+        target = fs::path(home ? home : ".") / ".kube" / "config";
+    }
+    lua::State L = lua::make_state(lua::options_for({}, global.debug));
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "kengine.kubeconfig");
+    lua::call(L, 1, 1);
+    lua_getfield(L, -1, "merge");
+    std::error_code ec;
+    if (fs::exists(target, ec)) {
+        std::ifstream in(target);
+        std::stringstream buf;
+        buf << in.rdbuf();
+        const std::string existing = buf.str();
+        lua_pushlstring(L, existing.data(), existing.size());
+    } else {
+        lua_pushnil(L);
+    }
+    lua_pushlstring(L, content.data(), content.size());
+    lua::call(L, 2, 1);
+    size_t n = 0;
+    const char* merged = lua_tolstring(L, -1, &n);
+    if (merged == nullptr) throw ScriptError("kengine.kubeconfig.merge did not return a string");
+    const std::string text(merged, n);
+    fs::create_directories(target.parent_path(), ec);
+    const fs::path tmp = target.string() + ".kengine-tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << text;
+        if (!out) throw Error("cannot write " + tmp.string());
+    }
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
+    fs::rename(tmp, target);
+    std::cout << "Merged the admin kubeconfig of '" << cluster << "' into " << target.string() << " and made it the current context.\n";
+    return k_exit_ok;
+}
+
 int render(const GlobalOptions& global, const fs::path& profile) {
     lua::ProfileHost host(lua::options_for(profile, global.debug));
     const Json& cluster = host.load_profile(profile);
@@ -237,7 +311,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     }
 
     const std::string run_id = new_run_id();
-    const lua::ContextInfo info{run_id, fs::absolute(store.dir()), !applying};
+    const lua::ContextInfo info{run_id, fs::absolute(store.dir()), !applying, g.renew_certs_within};
     host.load_provider(info);
 
     // 3. Render and validate.

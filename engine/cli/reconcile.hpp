@@ -21,7 +21,16 @@ struct GlobalOptions {
     bool debug = false;        ///< -v/--debug
     size_t parallelism = 16;   ///< --parallelism
     bool color = true;         ///< false with --no-color or when stdout is not a terminal
+    long long renew_certs_within = 30LL * 24 * 3600;  ///< --renew-certs-within, seconds
 };
+
+/// Parse a duration: "90" (seconds), "45s", "30m", "12h", "30d". Throws ConfigError.
+long long parse_duration(const std::string& text);
+
+/// `kubeconfig CLUSTER`: print the admin kubeconfig kept in state (resource
+/// kengine_kubeconfig.admin, output `content`); with `merge`, fold it into $KUBECONFIG (first
+/// path) or ~/.kube/config with kengine.kubeconfig.merge, keeping other entries.
+int kubeconfig(const GlobalOptions& global, const std::string& cluster, bool merge);
 
 enum class Mode { plan, apply, destroy_plan, destroy };
 

@@ -26,6 +26,7 @@ void push_context(lua_State* L, const Json& cluster, const std::string& provider
     push_json(L, Json{{"run_id", info.run_id},
                       {"state_dir", info.state_dir.string()},
                       {"dry_run", info.dry_run},
+                      {"renew_certs_within", info.renew_certs_within},
                       {"provider", provider}});
     push_json(L, cluster);
     lua_setfield(L, -2, "cluster");

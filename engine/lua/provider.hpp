@@ -23,6 +23,7 @@ struct ContextInfo {
     std::string run_id;
     std::filesystem::path state_dir;
     bool dry_run = false;
+    long long renew_certs_within = 30LL * 24 * 3600;  ///< seconds; certificates expiring sooner are re-issued
 };
 
 /// The main Lua state of a command: evaluates the profile, renders, reads schemas.

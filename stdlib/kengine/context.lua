@@ -17,8 +17,9 @@ local M = {}
 ---@field provider string
 ---@field log table logger with debug/info/warn/error(fmt, ...)
 ---@field sleep fun(seconds: number)
+---@field renew_certs_within integer seconds: certificates expiring sooner are re-issued (--renew-certs-within)
 
----@param opts { cluster: table, run_id: string, state_dir: string, dry_run: boolean, provider: string }
+---@param opts { cluster: table, run_id: string, state_dir: string, dry_run: boolean, provider: string, renew_certs_within: integer? }
 ---@return kengine.Context
 function M.new(opts)
   return {
@@ -26,6 +27,7 @@ function M.new(opts)
     run_id = opts.run_id,
     state_dir = opts.state_dir,
     dry_run = opts.dry_run,
+    renew_certs_within = opts.renew_certs_within or 30 * 24 * 3600,
     provider = opts.provider,
     log = log.with_prefix(opts.provider),
     sleep = runtime.sleep,
