@@ -23,9 +23,9 @@ FileJournal::~FileJournal() {
 }
 
 void FileJournal::record(const Json& entry) {
-    std::lock_guard lock(m_mutex);
-    if (m_fd < 0) throw StateError("journal " + m_path.string() + " is closed");
     const std::string line = entry.dump() + "\n";
+    std::unique_lock lock(m_mutex);
+    if (m_fd < 0) throw StateError("journal " + m_path.string() + " is closed");
     size_t off = 0;
     while (off < line.size()) {
         const ssize_t n = ::write(m_fd, line.data() + off, line.size() - off);
@@ -35,7 +35,11 @@ void FileJournal::record(const Json& entry) {
         }
         off += static_cast<size_t>(n);
     }
-    if (::fdatasync(m_fd) != 0) throw StateError("cannot sync journal " + m_path.string() + ": " + std::strerror(errno));
+    // Sync outside the lock: concurrent steps share the disk flush (group commit); each
+    // record is durable once its own fdatasync returns.
+    const int fd = m_fd;
+    lock.unlock();
+    if (::fdatasync(fd) != 0) throw StateError("cannot sync journal " + m_path.string() + ": " + std::strerror(errno));
 }
 
 void FileJournal::discard() {

@@ -1,6 +1,11 @@
 #include <kengine/state/document.hpp>
 
 #include <yaml-cpp/yaml.h>
+#include <yaml.h>
+
+#include <cctype>
+#include <map>
+#include <vector>
 
 #include <random>
 #include <regex>
@@ -47,52 +52,150 @@ Document from_json(const Json& tree) {
 
 namespace {
 
-Json node_to_json(const YAML::Node& n) {
-    switch (n.Type()) {
-        case YAML::NodeType::Null:
-        case YAML::NodeType::Undefined:
-            return nullptr;
-        case YAML::NodeType::Sequence: {
-            Json a = Json::array();
-            for (const auto& c : n) a.push_back(node_to_json(c));
-            return a;
-        }
-        case YAML::NodeType::Map: {
-            Json o = Json::object();
-            for (const auto& kv : n) o[kv.first.as<std::string>()] = node_to_json(kv.second);
-            return o;
-        }
-        case YAML::NodeType::Scalar: {
-            const std::string& s = n.Scalar();
-            if (n.Tag() == "!") return s;  // quoted
-            static const std::regex k_int(R"([-+]?[0-9]+)");
-            static const std::regex k_float(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-            if (s == "true" || s == "True" || s == "TRUE") return true;
-            if (s == "false" || s == "False" || s == "FALSE") return false;
-            if (s == "null" || s == "~" || s == "Null" || s == "NULL") return nullptr;
-            if (std::regex_match(s, k_int)) {
-                try {
-                    return std::stoll(s);
-                } catch (...) {
-                    return s;
-                }
-            }
-            if (std::regex_match(s, k_float)) return std::stod(s);
+/// YAML 1.2 core schema resolution of a plain (unquoted) scalar.
+Json plain_scalar(const std::string& s) {
+    static const std::regex k_int(R"([-+]?[0-9]+)");
+    static const std::regex k_float(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+    if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+    const char c = s[0];
+    if (c == 't' || c == 'T' || c == 'f' || c == 'F') {
+        if (s == "true" || s == "True" || s == "TRUE") return true;
+        if (s == "false" || s == "False" || s == "FALSE") return false;
+        return s;
+    }
+    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.')) return s;
+    if (std::regex_match(s, k_int)) {
+        try {
+            return std::stoll(s);
+        } catch (...) {
             return s;
         }
     }
-    return nullptr;
+    if (std::regex_match(s, k_float)) return std::stod(s);
+    return s;
 }
 
+/// Would `s`, written as a plain scalar, read back as anything but this string? Conservative:
+/// quotes whenever YAML could give it another type or structure.
 bool needs_quotes(const std::string& s) {
     if (s.empty()) return true;
-    try {
-        const Json j = node_to_json(YAML::Load(s));
-        return !j.is_string() || j.get<std::string>() != s;
-    } catch (...) {
-        return true;
-    }
+    if (s.front() == ' ' || s.back() == ' ' || s.front() == '\t') return true;
+    static const std::string k_indicators = "-?:,[]{}#&*!|>'\"%@`";
+    if (k_indicators.find(s.front()) != std::string::npos) return true;
+    if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos || s.back() == ':') return true;
+    for (const char ch : s)
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return true;
+    if (!plain_scalar(s).is_string()) return true;
+    // YAML 1.1 readers (many tools) also take these as booleans or special numbers.
+    std::string lower;
+    for (const char ch : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    static const char* const k_special[] = {"y", "n", "yes", "no", "on", "off", ".inf", "-.inf", "+.inf", ".nan", "<<", "="};
+    for (const char* w : k_special)
+        if (lower == w) return true;
+    if (lower.rfind("0x", 0) == 0 || lower.rfind("0o", 0) == 0) return true;
+    return false;
 }
+
+/// libyaml event stream → JSON tree (no intermediate node tree; see bench/ for why).
+class EventParser {
+public:
+    explicit EventParser(const std::string& text) {
+        yaml_parser_initialize(&m_parser);
+        yaml_parser_set_input_string(&m_parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    }
+    ~EventParser() { yaml_parser_delete(&m_parser); }
+    EventParser(const EventParser&) = delete;
+    EventParser& operator=(const EventParser&) = delete;
+
+    Json parse() {
+        struct Frame {
+            Json value;
+            std::string key;
+            bool have_key = false;
+            std::string anchor;
+        };
+        std::vector<Frame> stack;
+        std::map<std::string, Json> anchors;
+        Json root;
+        bool done = false;
+        auto add = [&](Json v, const std::string& anchor) {
+            if (!anchor.empty()) anchors[anchor] = v;
+            if (stack.empty()) {
+                root = std::move(v);
+                done = true;
+                return;
+            }
+            Frame& top = stack.back();
+            if (top.value.is_array()) {
+                top.value.push_back(std::move(v));
+            } else if (!top.have_key) {
+                top.key = v.is_string() ? v.get<std::string>() : v.dump();
+                top.have_key = true;
+            } else {
+                top.value[top.key] = std::move(v);
+                top.have_key = false;
+            }
+        };
+        while (!done) {
+            yaml_event_t ev;
+            if (!yaml_parser_parse(&m_parser, &ev)) fail();
+            const auto type = ev.type;
+            std::string anchor;
+            try {
+                switch (type) {
+                    case YAML_STREAM_END_EVENT:
+                        done = true;
+                        break;
+                    case YAML_SCALAR_EVENT: {
+                        if (ev.data.scalar.anchor) anchor = reinterpret_cast<const char*>(ev.data.scalar.anchor);
+                        const std::string text(reinterpret_cast<const char*>(ev.data.scalar.value), ev.data.scalar.length);
+                        const bool plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && ev.data.scalar.tag == nullptr;
+                        add(plain ? plain_scalar(text) : Json(text), anchor);
+                        break;
+                    }
+                    case YAML_SEQUENCE_START_EVENT:
+                        if (ev.data.sequence_start.anchor) anchor = reinterpret_cast<const char*>(ev.data.sequence_start.anchor);
+                        stack.push_back({Json::array(), "", false, anchor});
+                        break;
+                    case YAML_MAPPING_START_EVENT:
+                        if (ev.data.mapping_start.anchor) anchor = reinterpret_cast<const char*>(ev.data.mapping_start.anchor);
+                        stack.push_back({Json::object(), "", false, anchor});
+                        break;
+                    case YAML_SEQUENCE_END_EVENT:
+                    case YAML_MAPPING_END_EVENT: {
+                        Frame f = std::move(stack.back());
+                        stack.pop_back();
+                        add(std::move(f.value), f.anchor);
+                        break;
+                    }
+                    case YAML_ALIAS_EVENT: {
+                        const std::string a = reinterpret_cast<const char*>(ev.data.alias.anchor);
+                        const auto it = anchors.find(a);
+                        if (it == anchors.end()) throw StateError("YAML error: unknown alias *" + a);
+                        add(it->second, "");
+                        break;
+                    }
+                    default:
+                        break;
+                }
+            } catch (...) {
+                yaml_event_delete(&ev);
+                throw;
+            }
+            yaml_event_delete(&ev);
+        }
+        return root;
+    }
+
+private:
+    [[noreturn]] void fail() {
+        throw StateError("YAML error at line " + std::to_string(m_parser.problem_mark.line + 1) + ", column " +
+                         std::to_string(m_parser.problem_mark.column + 1) + ": " +
+                         (m_parser.problem ? m_parser.problem : "malformed document") +
+                         (m_parser.context ? std::string(" ") + m_parser.context : std::string()));
+    }
+    yaml_parser_t m_parser{};
+};
 
 void emit(YAML::Emitter& out, const Json& v) {
     switch (v.type()) {
@@ -116,7 +219,9 @@ void emit(YAML::Emitter& out, const Json& v) {
         case Json::value_t::object:
             out << YAML::BeginMap;
             for (const auto& [k, c] : v.items()) {
-                out << YAML::Key << k << YAML::Value;
+                out << YAML::Key;
+                if (needs_quotes(k)) out << YAML::DoubleQuoted;
+                out << k << YAML::Value;
                 emit(out, c);
             }
             out << YAML::EndMap;
@@ -128,12 +233,8 @@ void emit(YAML::Emitter& out, const Json& v) {
 }  // namespace
 
 Json yaml_to_json(const std::string& text) {
-    try {
-        return node_to_json(YAML::Load(text));
-    } catch (const YAML::Exception& e) {
-        throw StateError("YAML error at line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1) +
-                         ": " + e.msg);
-    }
+    EventParser parser(text);
+    return parser.parse();
 }
 
 std::string json_to_yaml(const Json& tree) {
