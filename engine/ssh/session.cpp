@@ -72,9 +72,7 @@ std::string expand_home(const std::string& path) {
 
 bool valid_env_name(std::string_view name) {
     if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-    });
+    return std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 std::string octal(unsigned mode) {
@@ -92,16 +90,26 @@ std::string random_suffix() {
 
 std::string sftp_error_text(int code) {
     switch (code) {
-        case SSH_FX_NO_SUCH_FILE: return "no such file";
-        case SSH_FX_PERMISSION_DENIED: return "permission denied";
-        case SSH_FX_FILE_ALREADY_EXISTS: return "file already exists";
-        case SSH_FX_NO_SUCH_PATH: return "no such path";
-        case SSH_FX_WRITE_PROTECT: return "write protected";
-        case SSH_FX_NO_MEDIA: return "no media";
-        case SSH_FX_EOF: return "end of file";
-        case SSH_FX_CONNECTION_LOST: return "connection lost";
-        case SSH_FX_OP_UNSUPPORTED: return "operation unsupported";
-        default: return "failure (SFTP status " + std::to_string(code) + ")";
+        case SSH_FX_NO_SUCH_FILE:
+            return "no such file";
+        case SSH_FX_PERMISSION_DENIED:
+            return "permission denied";
+        case SSH_FX_FILE_ALREADY_EXISTS:
+            return "file already exists";
+        case SSH_FX_NO_SUCH_PATH:
+            return "no such path";
+        case SSH_FX_WRITE_PROTECT:
+            return "write protected";
+        case SSH_FX_NO_MEDIA:
+            return "no media";
+        case SSH_FX_EOF:
+            return "end of file";
+        case SSH_FX_CONNECTION_LOST:
+            return "connection lost";
+        case SSH_FX_OP_UNSUPPORTED:
+            return "operation unsupported";
+        default:
+            return "failure (SFTP status " + std::to_string(code) + ")";
     }
 }
 
@@ -119,8 +127,7 @@ void on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
     info->status = status;
 }
 
-void on_exit_signal(ssh_session, ssh_channel, const char* signal, int, const char*, const char*,
-                    void* userdata) {
+void on_exit_signal(ssh_session, ssh_channel, const char* signal, int, const char*, const char*, void* userdata) {
     auto* info = static_cast<ExitInfo*>(userdata);
     info->got_signal = true;
     info->signal = signal != nullptr ? signal : "";
@@ -179,7 +186,9 @@ void Session::SessionFree::operator()(ssh_session_struct* s) const {
     ssh_free(s);
 }
 
-void Session::SftpFree::operator()(sftp_session_struct* s) const { sftp_free(s); }
+void Session::SftpFree::operator()(sftp_session_struct* s) const {
+    sftp_free(s);
+}
 
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&& other) noexcept {
@@ -194,7 +203,9 @@ Session& Session::operator=(Session&& other) noexcept {
     }
     return *this;
 }
-Session::~Session() { close(); }
+Session::~Session() {
+    close();
+}
 
 void Session::close() {
     m_sftp.reset();  // the SFTP channel goes before the connection
@@ -202,19 +213,21 @@ void Session::close() {
     m_sftp_state = SftpState::unknown;
 }
 
-bool Session::is_open() const { return m_session && ssh_is_connected(m_session.get()) != 0; }
+bool Session::is_open() const {
+    return m_session && ssh_is_connected(m_session.get()) != 0;
+}
 
-std::string Session::where() const { return "ssh " + m_endpoint + ": "; }
+std::string Session::where() const {
+    return "ssh " + m_endpoint + ": ";
+}
 
 // ---- connect ---------------------------------------------------------------------------------
 
 Expected<Session> connect(const Options& o) {
-    const std::string endpoint_hint =
-        (o.user.empty() ? std::string() : o.user + "@") + o.host + ":" + std::to_string(o.port);
+    const std::string endpoint_hint = (o.user.empty() ? std::string() : o.user + "@") + o.host + ":" + std::to_string(o.port);
     const std::string where = "ssh " + endpoint_hint + ": ";
     if (o.host.empty()) return fail("ssh.options", "ssh: host is empty");
-    if (o.port < 1 || o.port > 65535)
-        return fail("ssh.options", where + "port must be 1..65535, got " + std::to_string(o.port));
+    if (o.port < 1 || o.port > 65535) return fail("ssh.options", where + "port must be 1..65535, got " + std::to_string(o.port));
 
     static const int k_initialized = ssh_init();  // once, thread-safe (libssh refcounts it)
     (void)k_initialized;
@@ -262,8 +275,7 @@ Expected<Session> connect(const Options& o) {
         int rc = SSH_ERROR;
         if (!o.private_key_pem.empty()) {
             key_source = "the given private key text";
-            rc = ssh_pki_import_privkey_base64(o.private_key_pem.c_str(), nullptr, nullptr,
-                                               nullptr, &raw_priv);
+            rc = ssh_pki_import_privkey_base64(o.private_key_pem.c_str(), nullptr, nullptr, nullptr, &raw_priv);
         } else {
             const std::string path = expand_home(o.private_key_path);
             key_source = "private key file " + path;
@@ -271,15 +283,13 @@ Expected<Session> connect(const Options& o) {
         }
         private_key.reset(raw_priv);
         if (rc != SSH_OK)
-            return fail("ssh.key", w + "cannot read " + key_source +
-                                       " (missing, unreadable, encrypted or not a private key)");
+            return fail("ssh.key", w + "cannot read " + key_source + " (missing, unreadable, encrypted or not a private key)");
     }
 
     if (!private_key && !(o.use_agent && Options::default_use_agent()))
         return fail("ssh.auth", w + "no private key given and no ssh-agent (SSH_AUTH_SOCK) to use");
 
-    if (ssh_connect(s) != SSH_OK)
-        return fail("ssh.connect", w + "cannot connect: " + ssh_get_error(s));
+    if (ssh_connect(s) != SSH_OK) return fail("ssh.connect", w + "cannot connect: " + ssh_get_error(s));
 
     // Host key: pin check before any credential is offered.
     ssh_key raw_key = nullptr;
@@ -287,15 +297,13 @@ Expected<Session> connect(const Options& o) {
         return fail("ssh.hostkey", w + "cannot read the server's host key: " + ssh_get_error(s));
     const KeyPtr host_key(raw_key);
     session.m_fingerprint = sha256_fingerprint(host_key.get());
-    if (session.m_fingerprint.empty())
-        return fail("ssh.hostkey", w + "cannot hash the server's host key");
+    if (session.m_fingerprint.empty()) return fail("ssh.hostkey", w + "cannot hash the server's host key");
     if (!o.expected_host_key_fingerprint.empty()) {
         const std::string expected = normalize_fingerprint(o.expected_host_key_fingerprint);
         if (expected != session.m_fingerprint)
-            return fail("ssh.hostkey",
-                        w + "host key mismatch for " + o.host + ":" + std::to_string(o.port) +
-                            ": expected " + expected + ", presented " + session.m_fingerprint +
-                            " (the host was reinstalled, or this is not the intended host)");
+            return fail("ssh.hostkey", w + "host key mismatch for " + o.host + ":" + std::to_string(o.port) + ": expected " +
+                                           expected + ", presented " + session.m_fingerprint +
+                                           " (the host was reinstalled, or this is not the intended host)");
     }
 
     // Authentication: explicit key, then agent.
@@ -303,15 +311,13 @@ Expected<Session> connect(const Options& o) {
     if (private_key) {
         const int auth = ssh_userauth_publickey(s, nullptr, private_key.get());
         if (auth == SSH_AUTH_SUCCESS) return session;
-        if (auth == SSH_AUTH_ERROR)
-            return fail("ssh.auth", w + "authentication error: " + ssh_get_error(s));
+        if (auth == SSH_AUTH_ERROR) return fail("ssh.auth", w + "authentication error: " + ssh_get_error(s));
         tried = key_source;
     }
     if (o.use_agent && Options::default_use_agent()) {
         const int auth = ssh_userauth_agent(s, nullptr);
         if (auth == SSH_AUTH_SUCCESS) return session;
-        if (auth == SSH_AUTH_ERROR)
-            return fail("ssh.auth", w + "agent authentication error: " + ssh_get_error(s));
+        if (auth == SSH_AUTH_ERROR) return fail("ssh.auth", w + "agent authentication error: " + ssh_get_error(s));
         tried += std::string(tried.empty() ? "" : ", ") + "ssh-agent";
     }
     return fail("ssh.auth", w + "permission denied for user " + user + " (tried " + tried + ")");
@@ -329,8 +335,8 @@ constexpr std::string_view k_pgid_marker = "kengine-exec-pgid=";
 
 /// One command on one channel of `s`. `pgid` receives the remote process group when the
 /// command was prefixed with the marker (track_pgid).
-Expected<ExecResult> run_channel(ssh_session s, const std::string& where, const std::string& command,
-                                 const ExecRequest& request, bool track_pgid, long long& pgid) {
+Expected<ExecResult> run_channel(ssh_session s, const std::string& where, const std::string& command, const ExecRequest& request,
+                                 bool track_pgid, long long& pgid) {
     ExitInfo info;
     ssh_channel_callbacks_struct callbacks{};
     ssh_callbacks_init(&callbacks);
@@ -354,9 +360,8 @@ Expected<ExecResult> run_channel(ssh_session s, const std::string& where, const 
 
     ExecResult result;
     const bool limited = request.timeout_seconds > 0;
-    const auto deadline =
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                           std::chrono::duration<double>(limited ? request.timeout_seconds : 0));
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(limited ? request.timeout_seconds : 0));
     std::string_view input = request.stdin_data;
     bool eof_sent = false;
     bool awaiting_marker = track_pgid;
@@ -365,20 +370,36 @@ Expected<ExecResult> run_channel(ssh_session s, const std::string& where, const 
 
     auto deliver = [&](bool is_err, std::string_view chunk) {
         if (is_err && awaiting_marker) {
+            // The marker line may follow lines a login shell printed first (e.g. a .bashrc):
+            // pass complete non-marker lines through, drop the marker line itself.
             marker_line.append(chunk);
-            const size_t nl = marker_line.find('\n');
-            if (nl == std::string::npos && marker_line.size() < 64) return;
-            awaiting_marker = false;
-            std::string_view line(marker_line);
-            if (nl != std::string::npos && line.substr(0, k_pgid_marker.size()) == k_pgid_marker) {
-                pgid = std::atoll(std::string(line.substr(k_pgid_marker.size(), nl)).c_str());
-                line.remove_prefix(nl + 1);
+            std::string passed;
+            size_t start = 0;
+            size_t nl;
+            while (awaiting_marker && (nl = marker_line.find('\n', start)) != std::string::npos) {
+                const std::string_view line(marker_line.data() + start, nl - start);
+                if (line.substr(0, k_pgid_marker.size()) == k_pgid_marker) {
+                    pgid = std::atoll(std::string(line.substr(k_pgid_marker.size())).c_str());
+                    awaiting_marker = false;
+                } else {
+                    passed.append(line);
+                    passed.push_back('\n');
+                }
+                start = nl + 1;
             }
-            const std::string rest(line);
-            marker_line.clear();
-            if (rest.empty()) return;
-            result.stderr_data.append(rest);
-            if (request.on_output) request.on_output(Stream::err, rest);
+            std::string rest = marker_line.substr(start);
+            if (awaiting_marker && rest.size() > 65536) {  // no marker coming: stop looking
+                awaiting_marker = false;
+            }
+            if (awaiting_marker) {
+                marker_line = std::move(rest);
+            } else {
+                passed.append(rest);
+                marker_line.clear();
+            }
+            if (passed.empty()) return;
+            result.stderr_data.append(passed);
+            if (request.on_output) request.on_output(Stream::err, passed);
             return;
         }
         (is_err ? result.stderr_data : result.stdout_data).append(chunk);
@@ -389,8 +410,7 @@ Expected<ExecResult> run_channel(ssh_session s, const std::string& where, const 
         bool got = false;
         for (const int is_err : {0, 1}) {
             for (;;) {
-                const int n = ssh_channel_read_nonblocking(ch, buf.data(),
-                                                           static_cast<uint32_t>(buf.size()), is_err);
+                const int n = ssh_channel_read_nonblocking(ch, buf.data(), static_cast<uint32_t>(buf.size()), is_err);
                 if (n > 0) {
                     deliver(is_err != 0, std::string_view(buf.data(), static_cast<size_t>(n)));
                     got = true;
@@ -402,14 +422,8 @@ Expected<ExecResult> run_channel(ssh_session s, const std::string& where, const 
         }
         return got;
     };
-    auto finished = [&] {
-        return ssh_channel_is_closed(ch) ||
-               (ssh_channel_is_eof(ch) && (info.got_status || info.got_signal));
-    };
-    auto lost = [&] {
-        return fail("ssh.exec", where + "connection lost during '" + request.command +
-                                    "': " + ssh_get_error(s));
-    };
+    auto finished = [&] { return ssh_channel_is_closed(ch) || (ssh_channel_is_eof(ch) && (info.got_status || info.got_signal)); };
+    auto lost = [&] { return fail("ssh.exec", where + "connection lost during '" + request.command + "': " + ssh_get_error(s)); };
 
     for (;;) {
         bool progress = false;
@@ -449,8 +463,8 @@ Expected<ExecResult> run_channel(ssh_session s, const std::string& where, const 
         if (!progress) {
             int ms = 200;
             if (limited)
-                ms = static_cast<int>(std::min<long long>(
-                    ms, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1));
+                ms = static_cast<int>(
+                    std::min<long long>(ms, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1));
             if (!input.empty() && ssh_channel_window_size(ch) > 0) ms = 0;
             if (!event.wait(ms)) {
                 if (!ssh_is_connected(s)) return lost();
@@ -482,8 +496,7 @@ Expected<ExecResult> Session::exec(const ExecRequest& request) {
     std::string command;
     if (limited) command = "printf '" + std::string(k_pgid_marker) + "%s\\n' \"$$\" >&2; ";
     for (const auto& [name, value] : request.env) {
-        if (!valid_env_name(name))
-            return fail("ssh.options", where() + "invalid environment variable name '" + name + "'");
+        if (!valid_env_name(name)) return fail("ssh.options", where() + "invalid environment variable name '" + name + "'");
         command += "export " + name + "=" + shell_quote(value) + "; ";
     }
     command += request.command;
@@ -492,8 +505,7 @@ Expected<ExecResult> Session::exec(const ExecRequest& request) {
     auto result = run_channel(s, where(), command, request, limited, pgid);
     if (result && result->timed_out && pgid > 1) {
         // sshd made the command's shell a session (and group) leader: kill the whole group.
-        auto killed = run_channel(s, where(), "kill -s KILL -- -" + std::to_string(pgid), ExecRequest{},
-                                  false, pgid);
+        auto killed = run_channel(s, where(), "kill -s KILL -- -" + std::to_string(pgid), ExecRequest{}, false, pgid);
         if (killed && killed->exit_status == 0) result->exit_signal = "KILL";
     }
     return result;
@@ -516,8 +528,7 @@ sftp_session_struct* Session::sftp() {
     return m_sftp_state == SftpState::available ? m_sftp.get() : nullptr;
 }
 
-Expected<void> Session::upload(std::string_view remote_path, std::string_view data, unsigned mode,
-                               std::string_view owner) {
+Expected<void> Session::upload(std::string_view remote_path, std::string_view data, unsigned mode, std::string_view owner) {
     if (!m_session) return fail("ssh.closed", "ssh: session is closed");
     if (remote_path.empty() || remote_path.back() == '/')
         return fail("ssh.upload", where() + "invalid remote path '" + std::string(remote_path) + "'");
@@ -527,8 +538,8 @@ Expected<void> Session::upload(std::string_view remote_path, std::string_view da
     return upload_exec(path, tmp, data, mode, owner);
 }
 
-Expected<void> Session::upload_sftp(const std::string& path, const std::string& tmp,
-                                    std::string_view data, unsigned mode, std::string_view owner) {
+Expected<void> Session::upload_sftp(const std::string& path, const std::string& tmp, std::string_view data, unsigned mode,
+                                    std::string_view owner) {
     sftp_session sf = m_sftp.get();
     auto failure = [&](const std::string& step) {
         const std::string text = step + " " + sftp_error_text(sftp_get_error(sf));
@@ -562,25 +573,23 @@ Expected<void> Session::upload_sftp(const std::string& path, const std::string& 
         auto r = exec({.command = "mv -f -- " + shell_quote(tmp) + " " + shell_quote(path)});
         if (!r || r->exit_status != 0) {
             sftp_unlink(sf, tmp.c_str());
-            return fail("ssh.upload", where() + "rename to " + path + " failed: " +
-                                          (r ? r->stderr_data : r.error().message));
+            return fail("ssh.upload", where() + "rename to " + path + " failed: " + (r ? r->stderr_data : r.error().message));
         }
     }
     return {};
 }
 
-Expected<void> Session::upload_exec(const std::string& path, const std::string& tmp,
-                                    std::string_view data, unsigned mode, std::string_view owner) {
+Expected<void> Session::upload_exec(const std::string& path, const std::string& tmp, std::string_view data, unsigned mode,
+                                    std::string_view owner) {
     const std::string t = shell_quote(tmp);
     std::string script = "umask 077 && cat > " + t + " && chmod " + octal(mode) + " " + t;
     if (!owner.empty()) script += " && chown -- " + shell_quote(owner) + " " + t;
-    script += " && mv -f -- " + t + " " + shell_quote(path) + " || { rc=$?; rm -f -- " + t +
-              "; exit $rc; }";
+    script += " && mv -f -- " + t + " " + shell_quote(path) + " || { rc=$?; rm -f -- " + t + "; exit $rc; }";
     auto r = exec({.command = script, .stdin_data = std::string(data)});
     if (!r) return tl::unexpected(r.error());
     if (r->exit_status != 0)
-        return fail("ssh.upload", where() + "upload to " + path + " failed (exit " +
-                                      std::to_string(r->exit_status) + "): " + r->stderr_data);
+        return fail("ssh.upload",
+                    where() + "upload to " + path + " failed (exit " + std::to_string(r->exit_status) + "): " + r->stderr_data);
     return {};
 }
 
@@ -589,25 +598,21 @@ Expected<std::string> Session::download(std::string_view remote_path) {
     const std::string path(remote_path);
     if (sftp_session sf = sftp()) {
         SftpFilePtr file(sftp_open(sf, path.c_str(), O_RDONLY, 0));
-        if (!file)
-            return fail("ssh.download", where() + "cannot read " + path + ": " +
-                                            sftp_error_text(sftp_get_error(sf)));
+        if (!file) return fail("ssh.download", where() + "cannot read " + path + ": " + sftp_error_text(sftp_get_error(sf)));
         std::string out;
         std::array<char, 65536> buf{};
         for (;;) {
             const ssize_t n = sftp_read(file.get(), buf.data(), buf.size());
             if (n == 0) break;
             if (n < 0)
-                return fail("ssh.download", where() + "read error on " + path + ": " +
-                                                sftp_error_text(sftp_get_error(sf)));
+                return fail("ssh.download", where() + "read error on " + path + ": " + sftp_error_text(sftp_get_error(sf)));
             out.append(buf.data(), static_cast<size_t>(n));
         }
         return out;
     }
     auto r = exec({.command = "cat -- " + shell_quote(path)});
     if (!r) return tl::unexpected(r.error());
-    if (r->exit_status != 0)
-        return fail("ssh.download", where() + "cannot read " + path + ": " + r->stderr_data);
+    if (r->exit_status != 0) return fail("ssh.download", where() + "cannot read " + path + ": " + r->stderr_data);
     return std::move(r->stdout_data);
 }
 
@@ -619,7 +624,7 @@ Expected<std::string> public_key_fingerprint(std::string_view text) {
         while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
         size_t n = 0;
         while (n < text.size() && !std::isspace(static_cast<unsigned char>(text[n]))) ++n;
-        const std::string word(text.substr(0, n));
+        std::string word(text.substr(0, n));
         text.remove_prefix(n);
         return word;
     };
@@ -627,8 +632,10 @@ Expected<std::string> public_key_fingerprint(std::string_view text) {
     const std::string blob = next_word();
     const ssh_keytypes_e type = ssh_key_type_from_name(type_name.c_str());
     if (type == SSH_KEYTYPE_UNKNOWN || blob.empty())
-        return fail("ssh.key", "ssh: not an OpenSSH public key (expected '<type> <base64> "
-                               "[comment]', got type '" + type_name + "')");
+        return fail("ssh.key",
+                    "ssh: not an OpenSSH public key (expected '<type> <base64> "
+                    "[comment]', got type '" +
+                        type_name + "')");
     ssh_key raw = nullptr;
     if (ssh_pki_import_pubkey_base64(blob.c_str(), type, &raw) != SSH_OK)
         return fail("ssh.key", "ssh: cannot decode the " + type_name + " public key");
@@ -640,8 +647,7 @@ Expected<std::string> public_key_fingerprint(std::string_view text) {
 
 std::string normalize_fingerprint(std::string_view fp) {
     while (!fp.empty() && std::isspace(static_cast<unsigned char>(fp.front()))) fp.remove_prefix(1);
-    while (!fp.empty() && (std::isspace(static_cast<unsigned char>(fp.back())) || fp.back() == '='))
-        fp.remove_suffix(1);
+    while (!fp.empty() && (std::isspace(static_cast<unsigned char>(fp.back())) || fp.back() == '=')) fp.remove_suffix(1);
     std::string out(fp);
     if (out.rfind("SHA256:", 0) != 0) out = "SHA256:" + out;
     return out;

@@ -137,4 +137,16 @@ function P.render(cluster)
   return P.add_bootstrap(cluster, resources, machines)
 end
 
+---What to tell the user after a successful run: the bootstrap module's `summary(cluster,
+---resources)` when `values.bootstrap` names one (e.g. the etcdctl command line for etcd).
+---@param cluster kengine.Cluster
+---@param resources table<string, { id: string, type: string, outputs: table, props: table }>
+---@return string?
+function P.summary(cluster, resources)
+  local name = cluster.values and cluster.values.bootstrap
+  if type(name) ~= "string" then return nil end
+  local mod = require("kengine.bootstrap." .. name)
+  return mod.summary and mod.summary(cluster, resources) or nil
+end
+
 return P

@@ -86,4 +86,7 @@ function P.render(cluster)
   return require("local").add_bootstrap(cluster, resources, machines)
 end
 
+---After a successful run: the bootstrap module's summary (see providers/local/init.lua).
+P.summary = function(cluster, resources) return require("local").summary(cluster, resources) end
+
 return P
