@@ -15,8 +15,8 @@
 //   ssh.fingerprint("ssh-ed25519 AAAA... comment") -> "SHA256:..."
 //
 // Output lines of exec are logged as they arrive, "[prefix] line", at debug level (info with
-// stream = true); prefix defaults to connect's `name`, else the host. Failures (connect, host key mismatch, auth, transport, upload/download)
-// raise an error whose message names user@host:port. A non-zero exit status does not raise.
+// stream = true); prefix defaults to connect's `name`, else the host. Failures (connect, host key mismatch, auth, transport,
+// upload/download) raise an error whose message names user@host:port. A non-zero exit status does not raise.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -28,6 +28,9 @@
 
 #include <kengine/lua/boundary.hpp>
 #include <kengine/lua/modules.hpp>
+#include <kengine/ssh/pool.hpp>
+
+#include <optional>
 #include <kengine/ssh/session.hpp>
 #include <kengine/util/log.hpp>
 
@@ -38,9 +41,18 @@ constexpr const char* k_session_class = "kengine.ssh.Session";
 
 /// What a Lua Session holds.
 struct Handle {
-    ssh::Session session;
+    std::optional<ssh::Session> own;         ///< a connection of its own
+    std::optional<ssh::Pool::Lease> lease;   ///< or one leased from the run's pool (reuse = true)
     std::string name;  ///< default log prefix: connect's `name`, else the host
+    ssh::Session& session() { return lease ? lease->session() : *own; }
 };
+
+/// Connections shared by every Lua state of this process (one run): `ssh.connect{reuse=true}`
+/// leases from it and `close` returns the connection instead of disconnecting.
+ssh::Pool& run_pool() {
+    static ssh::Pool pool;
+    return pool;
+}
 
 /// The userdata: a pointer, so that close() frees every C++ resource (Lua never runs a C++
 /// destructor on userdata memory).
@@ -65,8 +77,7 @@ void check_keys(lua_State* L, int idx, const char* fn, const std::array<std::str
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         const bool ok = lua_type(L, -2) == LUA_TSTRING &&
-                        std::find(known.begin(), known.end(), std::string_view(lua_tostring(L, -2))) !=
-                            known.end();
+                        std::find(known.begin(), known.end(), std::string_view(lua_tostring(L, -2))) != known.end();
         if (!ok) {
             lua_pushvalue(L, -2);
             const char* key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
@@ -79,7 +90,9 @@ void check_keys(lua_State* L, int idx, const char* fn, const std::array<std::str
     }
 }
 
-[[noreturn]] void raise(const Failure& f) { throw std::runtime_error(f.message); }
+[[noreturn]] void raise(const Failure& f) {
+    throw std::runtime_error(f.message);
+}
 
 /// A relative key path is relative to the profile's folder (like kengine.fs).
 std::string resolve_path(lua_State* L, const std::string& path) {
@@ -95,8 +108,7 @@ std::string resolve_path(lua_State* L, const std::string& path) {
 
 int ssh_connect(lua_State* L) {
     arg_table(L, 1, "options");
-    check_keys<9>(L, 1, "ssh.connect",
-                  {"host", "port", "user", "key", "key_pem", "host_key", "timeout", "agent", "name"});
+    check_keys<10>(L, 1, "ssh.connect", {"host", "port", "user", "key", "key_pem", "host_key", "timeout", "agent", "name", "reuse"});
     ssh::Options o;
     const auto host = field_string(L, 1, "host");
     if (!host || host->empty()) throw ArgError("ssh.connect: field 'host' is required");
@@ -119,9 +131,17 @@ int ssh_connect(lua_State* L) {
 
     const std::string name = field_string(L, 1, "name").value_or(o.host);
 
-    auto session = ssh::connect(o);
-    if (!session) raise(session.error());
-    auto handle = std::make_unique<Handle>(Handle{std::move(*session), name});
+    auto handle = std::make_unique<Handle>();
+    handle->name = name;
+    if (field_bool(L, 1, "reuse").value_or(false)) {
+        auto lease = run_pool().acquire(o);
+        if (!lease) raise(lease.error());
+        handle->lease.emplace(std::move(*lease));
+    } else {
+        auto session = ssh::connect(o);
+        if (!session) raise(session.error());
+        handle->own.emplace(std::move(*session));
+    }
     push_object<LuaSession>(L, k_session_class)->handle = handle.release();
     return 1;
 }
@@ -130,7 +150,8 @@ int ssh_fingerprint(lua_State* L) {
     const std::string text = arg_string(L, 1, "public_key");
     auto fp = ssh::public_key_fingerprint(text);
     if (!fp) raise(fp.error());
-    lua_pushlstring(L, fp->data(), fp->size());
+    const std::string& text_fp = *fp;
+    lua_pushlstring(L, text_fp.data(), text_fp.size());
     return 1;
 }
 
@@ -139,8 +160,7 @@ int ssh_fingerprint(lua_State* L) {
 /// Splits output chunks into lines and logs each as "[prefix] line".
 class LineLogger {
 public:
-    LineLogger(util::log::Level level, std::string prefix)
-        : m_level(level), m_prefix(std::move(prefix)) {}
+    LineLogger(util::log::Level level, std::string prefix) : m_level(level), m_prefix(std::move(prefix)) {}
     void feed(ssh::Stream stream, std::string_view chunk) {
         std::string& pending = m_pending[stream == ssh::Stream::err ? 1 : 0];
         pending.append(chunk);
@@ -177,8 +197,7 @@ int session_exec(lua_State* L) {
         check_keys<5>(L, 3, "exec", {"stdin", "env", "timeout", "prefix", "stream"});
         req.stdin_data = field_string(L, 3, "stdin").value_or("");
         if (const auto t = field_number(L, 3, "timeout")) {
-            if (!(*t > 0) || !std::isfinite(*t))
-                throw ArgError("exec: field 'timeout' must be a positive number of seconds");
+            if (!(*t > 0) || !std::isfinite(*t)) throw ArgError("exec: field 'timeout' must be a positive number of seconds");
             req.timeout_seconds = *t;
         }
         prefix = field_string(L, 3, "prefix").value_or(prefix);
@@ -189,8 +208,8 @@ int session_exec(lua_State* L) {
             while (lua_next(L, -2) != 0) {
                 if (lua_type(L, -2) != LUA_TSTRING) throw ArgError("exec: env keys must be strings");
                 if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-                    throw ArgError(std::string("exec: env.") + lua_tostring(L, -2) +
-                                   ": expected string, got " + luaL_typename(L, -1));
+                    throw ArgError(std::string("exec: env.") + lua_tostring(L, -2) + ": expected string, got " +
+                                   luaL_typename(L, -1));
                 lua_pushvalue(L, -1);  // convert a copy, never the value lua_next keeps
                 size_t n = 0;
                 const char* v = lua_tolstring(L, -1, &n);
@@ -198,14 +217,13 @@ int session_exec(lua_State* L) {
                 lua_pop(L, 2);
             }
         } else if (!lua_isnil(L, -1)) {
-            throw ArgError(std::string("exec: field 'env': expected a table, got ") +
-                           luaL_typename(L, -1));
+            throw ArgError(std::string("exec: field 'env': expected a table, got ") + luaL_typename(L, -1));
         }
         lua_pop(L, 1);
     }
     LineLogger logger(stream ? util::log::Level::info : util::log::Level::debug, prefix);
     req.on_output = [&logger](ssh::Stream st, std::string_view chunk) { logger.feed(st, chunk); };
-    auto result = h.session.exec(req);
+    auto result = h.session().exec(req);
     logger.flush();
     if (!result) raise(result.error());
 
@@ -255,7 +273,7 @@ unsigned parse_mode(lua_State* L, int idx) {
 }
 
 int session_upload(lua_State* L) {
-    ssh::Session& s = self(L).session;
+    ssh::Session& s = self(L).session();
     const std::string path = arg_string(L, 2, "path");
     if (lua_type(L, 3) != LUA_TSTRING) throw ArgError("bad argument #3 (data): expected string");
     const std::string data = arg_string(L, 3, "data");
@@ -274,16 +292,17 @@ int session_upload(lua_State* L) {
 }
 
 int session_download(lua_State* L) {
-    ssh::Session& s = self(L).session;
+    ssh::Session& s = self(L).session();
     const std::string path = arg_string(L, 2, "path");
     auto r = s.download(path);
     if (!r) raise(r.error());
-    lua_pushlstring(L, r->data(), r->size());
+    const std::string& bytes = *r;
+    lua_pushlstring(L, bytes.data(), bytes.size());
     return 1;
 }
 
 int session_host_key(lua_State* L) {
-    const std::string fp = self(L).session.host_key_fingerprint();
+    const std::string fp = self(L).session().host_key_fingerprint();
     lua_pushlstring(L, fp.data(), fp.size());
     return 1;
 }
@@ -297,12 +316,9 @@ int session_close(lua_State* L) {
 
 int open_ssh(lua_State* L) {
     static const luaL_Reg k_methods[] = {
-        KENGINE_LUA_FN("exec", session_exec),
-        KENGINE_LUA_FN("upload", session_upload),
-        KENGINE_LUA_FN("download", session_download),
-        KENGINE_LUA_FN("host_key", session_host_key),
-        KENGINE_LUA_FN("close", session_close),
-        {nullptr, nullptr},
+        KENGINE_LUA_FN("exec", session_exec),         KENGINE_LUA_FN("upload", session_upload),
+        KENGINE_LUA_FN("download", session_download), KENGINE_LUA_FN("host_key", session_host_key),
+        KENGINE_LUA_FN("close", session_close),       {nullptr, nullptr},
     };
     define_class(L, k_session_class, k_methods, destroy_object<LuaSession>);
     static const luaL_Reg k_funcs[] = {

@@ -39,6 +39,7 @@ local ssh = {}
 ---@field agent? boolean  also try the ssh-agent at $SSH_AUTH_SOCK after `key`; default true
 ---  when SSH_AUTH_SOCK is set
 ---@field name? string  default log prefix for command output, default `host`
+---@field reuse? boolean  lease the connection from the run's pool (one per user@host:port and key): `close` hands it back for the next step instead of disconnecting; default false
 
 --- Connect, check the host key (before any credential is sent), authenticate with `key` /
 --- `key_pem`, then the agent. Unknown option names raise.

@@ -38,8 +38,7 @@ LuaPtr new_state() {
 
 /// Run `chunk` (text) with string arguments; returns its first result as a string, or throws
 /// kengine::ScriptError with the Lua error message.
-std::string run_chunk(lua_State* L, const std::string& chunk, const std::string& name,
-                      const std::vector<std::string>& args) {
+std::string run_chunk(lua_State* L, const std::string& chunk, const std::string& name, const std::vector<std::string>& args) {
     if (luaL_loadbuffer(L, chunk.data(), chunk.size(), name.c_str()) != LUA_OK) {
         std::string msg = lua_tostring(L, -1);
         lua_pop(L, 1);
@@ -89,15 +88,14 @@ private:
 
 std::string connect_chunk(const Sshd& sshd, const std::string& extra) {
     return "local ssh = require 'kengine.ssh'\n"
-           "local s <close> = ssh.connect{host = '127.0.0.1', port = " + std::to_string(sshd.port()) +
-           ", user = '" + sshd.user() + "', key = '" + sshd.client_key_path() + "', agent = false" +
+           "local s <close> = ssh.connect{host = '127.0.0.1', port = " +
+           std::to_string(sshd.port()) + ", user = '" + sshd.user() + "', key = '" + sshd.client_key_path() + "', agent = false" +
            extra + "}\n";
 }
 
 }  // namespace
 
-TEST_CASE("the kengine.ssh module runs commands and moves files from Lua, closing with <close>",
-          "[ssh][lua][integration]") {
+TEST_CASE("the kengine.ssh module runs commands and moves files from Lua, closing with <close>", "[ssh][lua][integration]") {
     Sshd sshd;
     const fs::path scratch = sshd.dir() / "lua";
     fs::create_directory(scratch);
@@ -108,8 +106,7 @@ TEST_CASE("the kengine.ssh module runs commands and moves files from Lua, closin
     std::string result;
     try {
         result = run_chunk(L.get(), script, "@tests/ssh/data/ssh_module.lua",
-                           {sshd.host(), std::to_string(sshd.port()), sshd.user(),
-                            sshd.client_key_path(), sshd.host_public_key(),
+                           {sshd.host(), std::to_string(sshd.port()), sshd.user(), sshd.client_key_path(), sshd.host_public_key(),
                             sshd.host_key_fingerprint(), scratch.string()});
     } catch (const kengine::ScriptError& e) {
         FAIL(e.what() << "\n" << sshd.log());
@@ -117,19 +114,16 @@ TEST_CASE("the kengine.ssh module runs commands and moves files from Lua, closin
     CHECK(result == "done");
     // What the script uploaded is on disk with the modes it asked for.
     CHECK(slurp(scratch / "a.txt") == "alpha\n");
-    CHECK((fs::status(scratch / "a.txt").permissions() & fs::perms::mask) ==
-          (fs::perms::owner_read | fs::perms::owner_write));
+    CHECK((fs::status(scratch / "a.txt").permissions() & fs::perms::mask) == (fs::perms::owner_read | fs::perms::owner_write));
     CHECK(slurp(scratch / "b.txt") == "beta\n");
 }
 
-TEST_CASE("kengine.ssh errors name the host and both fingerprints on a host key mismatch",
-          "[ssh][lua][integration]") {
+TEST_CASE("kengine.ssh errors name the host and both fingerprints on a host key mismatch", "[ssh][lua][integration]") {
     Sshd sshd;
     auto L = new_state();
     const std::string wrong = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
     try {
-        run_chunk(L.get(), connect_chunk(sshd, ", host_key = '" + wrong + "'") + "return 'connected'",
-                  "=pin", {});
+        run_chunk(L.get(), connect_chunk(sshd, ", host_key = '" + wrong + "'") + "return 'connected'", "=pin", {});
         FAIL("connect with a wrong host key succeeded");
     } catch (const kengine::ScriptError& e) {
         const std::string m = e.what();
@@ -165,4 +159,27 @@ TEST_CASE("kengine.ssh logs command output lines with the prefix", "[ssh][lua][i
     CHECK_THAT(logged, Catch::Contains("[master-0] visible-two\n"));
     CHECK_THAT(logged, Catch::Contains("[custom] no-newline\n"));
     CHECK_THAT(logged, !Catch::Contains("hidden-at-info-level"));
+}
+
+TEST_CASE("kengine.ssh reuses a pooled connection for the next step when asked to", "[ssh][lua][integration]") {
+    Sshd sshd;
+    auto L = new_state();
+    const std::string opts = "{ host = '" + sshd.host() + "', port = " + std::to_string(sshd.port()) + ", user = '" + sshd.user() +
+                             "', key = '" + sshd.client_key_path() + "', agent = false, reuse = REUSE }";
+    // $SSH_CONNECTION names the client's source port: the same port means the same TCP connection.
+    const std::string chunk =
+        "local ssh = require 'kengine.ssh'\n"
+        "local function port()\n"
+        "  local s <close> = ssh.connect(" + opts + ")\n"
+        "  return s:exec('echo $SSH_CONNECTION').stdout:match('^%S+ (%d+)')\n"
+        "end\n"
+        "local a, b = port(), port()\n"
+        "return a == b and 'same' or 'different'\n";
+    auto with = [&](const std::string& reuse) {
+        std::string c = chunk;
+        c.replace(c.find("REUSE"), 5, reuse);
+        return run_chunk(L.get(), c, "=reuse", {});
+    };
+    CHECK(with("true") == "same");
+    CHECK(with("false") == "different");
 }

@@ -123,7 +123,7 @@ function M.connect(ctx, p, name, opts)
   while true do
     local ok, session = pcall(ssh.connect, {
       host = p.host, port = p.port or 22, user = p.user or "root", key_pem = key,
-      host_key = p.host_key, timeout = math.max(1, math.min(30, limit)), name = name,
+      host_key = p.host_key, timeout = math.max(1, math.min(30, limit)), name = name, reuse = true,
     })
     if ok then return session end
     local msg = tostring(session)
