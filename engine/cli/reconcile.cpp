@@ -149,7 +149,7 @@ void register_secrets(const core::StateMap& state, const std::map<std::string, c
 
 void print_api_calls(const GlobalOptions& g) {
     const auto n = net::request_count();
-    if (g.output == "json") return;
+    if (g.output == "json" || n == 0) return;  // providers without HTTP APIs make none
     std::cout << "API calls: " << n << "\n";
 }
 
