@@ -1,82 +1,150 @@
 #!/usr/bin/env bash
-# kengine bootstrap: a Kubernetes control-plane node on Ubuntu with kubeadm.
+# kengine bootstrap: a Kubernetes control-plane machine on Ubuntu with kubeadm.
 #
-# Rendered by kengine.template before it is sent as user data; the placeholders are:
-#   cluster_name, kubernetes_version (e.g. 1.31.2), token (kubeadm bootstrap token
-#   "abcdef.0123456789abcdef", from the kengine_token resource), master_address (empty for
-#   a master: it advertises its own address), pod_cidr, network_cidr.
-# Packages come from pkgs.k8s.io (https://kubernetes.io/docs/setup/production-environment/tools/kubeadm/install-kubeadm/).
+# Rendered by kengine (stdlib/kengine/kubeadm, kengine.template) and run over SSH (static and
+# local providers) or as cloud-init user data (aws). kengine issued the whole PKI and the
+# kubeconfigs and delivered them, with the kubeadm configuration, to /etc/kengine/kubeadm;
+# this script installs the pinned containerd and Kubernetes packages, puts the files in
+# /etc/kubernetes, and runs `kubeadm init` (the first master) or `kubeadm join --control-plane`
+# pinning the cluster CA with --discovery-token-ca-cert-hash (the others). The first master
+# then installs the CNI. Idempotent: on an initialised machine it only installs changed
+# certificates and restarts the control-plane pods when it did (kubeadm's advice after a
+# renewal: https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-certs/).
+#
+# Placeholders: cluster_name, kubernetes_version, containerd_version, token (kubeadm bootstrap
+# token), control_plane ("init" on the first master, "join" on the others), master_address and
+# api_port (the control-plane endpoint), bind_port (this API server's port), node_name and
+# advertise_address (empty: kubeadm uses the hostname and the default route's address),
+# ca_cert_hash (empty: computed from the delivered CA), pod_cidr, cni, cni_manifest (URL;
+# empty: no CNI).
 set -euo pipefail
 
 CLUSTER_NAME="{{ cluster_name }}"
 KUBERNETES_VERSION="{{ kubernetes_version }}"
+CONTAINERD_VERSION="{{ containerd_version }}"
 JOIN_TOKEN="{{ token }}"
+CONTROL_PLANE="{{ control_plane }}"
 MASTER_ADDRESS="{{ master_address }}"
+API_PORT="{{ api_port }}"
+BIND_PORT="{{ bind_port }}"
+NODE_NAME="{{ node_name }}"
+ADVERTISE_ADDRESS="{{ advertise_address }}"
+CA_CERT_HASH="{{ ca_cert_hash }}"
 POD_CIDR="{{ pod_cidr }}"
-FLANNEL_VERSION="v0.25.7"
+CNI="{{ cni }}"
+CNI_MANIFEST="{{ cni_manifest }}"
 
-exec > >(tee -a /var/log/kengine-bootstrap.log) 2>&1
-echo "kengine: bootstrapping control plane of ${CLUSTER_NAME} (Kubernetes ${KUBERNETES_VERSION})"
+# The functions shared with the other role; kengine inlines the file in place of this line.
+# shellcheck source-path=SCRIPTDIR source=kubeadm-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kubeadm-common.sh" # kengine:include kubeadm-common.sh
 
-if [ -z "${MASTER_ADDRESS}" ]; then
-  MASTER_ADDRESS="$(ip -4 route get 1.1.1.1 | awk '{for (i = 1; i < NF; i++) if ($i == "src") print $(i + 1)}')"
-fi
-MINOR="${KUBERNETES_VERSION%.*}"
-export DEBIAN_FRONTEND=noninteractive
+RESTART_WAIT="${KENGINE_RESTART_WAIT:-20}"
+PKI_CHANGED=0
 
-# Kernel prerequisites for container networking.
-swapoff -a
-sed -i '/\sswap\s/s/^/#/' /etc/fstab
-printf 'overlay\nbr_netfilter\n' > /etc/modules-load.d/kengine-k8s.conf
-modprobe overlay
-modprobe br_netfilter
-cat > /etc/sysctl.d/99-kengine-k8s.conf <<SYSCTL
-net.bridge.bridge-nf-call-iptables = 1
-net.bridge.bridge-nf-call-ip6tables = 1
-net.ipv4.ip_forward = 1
-SYSCTL
-sysctl --system
-
-# containerd with the systemd cgroup driver (what kubelet expects on Ubuntu).
-apt-get update
-apt-get install -y apt-transport-https ca-certificates curl gpg containerd
-mkdir -p /etc/containerd
-containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' > /etc/containerd/config.toml
-systemctl restart containerd
-systemctl enable containerd
-
-# kubeadm, kubelet and kubectl pinned to the cluster's version.
-install -d -m 0755 /etc/apt/keyrings
-curl -fsSL "https://pkgs.k8s.io/core:/stable:/v${MINOR}/deb/Release.key" \
-  | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v${MINOR}/deb/ /" \
-  > /etc/apt/sources.list.d/kubernetes.list
-apt-get update
-apt-get install -y "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*"
-apt-mark hold kubelet kubeadm kubectl
-systemctl enable --now kubelet
-
-kubeadm init \
-  --kubernetes-version "v${KUBERNETES_VERSION}" \
-  --token "${JOIN_TOKEN}" \
-  --token-ttl 0 \
-  --apiserver-advertise-address "${MASTER_ADDRESS}" \
-  --apiserver-cert-extra-sans "${MASTER_ADDRESS}" \
-  --pod-network-cidr "${POD_CIDR}" \
-  --node-name "$(hostname -f)"
-
-export KUBECONFIG=/etc/kubernetes/admin.conf
-for home in /root /home/ubuntu; do
-  if [ -d "${home}" ]; then
-    mkdir -p "${home}/.kube"
-    cp /etc/kubernetes/admin.conf "${home}/.kube/config"
-    chown -R "$(stat -c '%u:%g' "${home}")" "${home}/.kube"
+# Copy what kengine delivered to ${STAGE} into /etc/kubernetes: pki/** (keys 0600, the rest
+# 0644) and the kubeconfigs (0600). Sets PKI_CHANGED=1 when any of them changed.
+install_staged_files() {
+  local file rel mode name
+  if [ -d "${STAGE}/pki" ]; then
+    while IFS= read -r file; do
+      rel="${file#"${STAGE}/"}"
+      mode=0644
+      case "${file}" in
+        *.key) mode=0600 ;;
+      esac
+      if install_if_changed "${file}" "${K8S_DIR}/${rel}" "${mode}"; then
+        log "installed /etc/kubernetes/${rel}"
+        PKI_CHANGED=1
+      fi
+    done < <(find "${STAGE}/pki" -type f | LC_ALL=C sort)
   fi
-done
+  for name in admin super-admin controller-manager scheduler kubelet; do
+    if [ -f "${STAGE}/${name}.conf" ] && install_if_changed "${STAGE}/${name}.conf" "${K8S_DIR}/${name}.conf" 0600; then
+      log "installed /etc/kubernetes/${name}.conf"
+      PKI_CHANGED=1
+    fi
+  done
+}
 
-# Pod network: flannel, with the cluster's pod CIDR.
-curl -fsSL "https://github.com/flannel-io/flannel/releases/download/${FLANNEL_VERSION}/kube-flannel.yml" \
-  | sed "s#10.244.0.0/16#${POD_CIDR}#" \
-  | kubectl apply -f -
+log "control plane of ${CLUSTER_NAME} (Kubernetes ${KUBERNETES_VERSION}) on ${NODE_NAME:-$(hostname)}"
+INITIALISED=0
+if [ -f "${K8S_DIR}/manifests/kube-apiserver.yaml" ]; then
+  INITIALISED=1
+fi
 
-echo "kengine: control plane of ${CLUSTER_NAME} ready at https://${MASTER_ADDRESS}:6443"
+prepare_kernel
+install_packages
+configure_containerd
+configure_kubelet
+install_staged_files
+if [ -f "${STAGE}/kubeadm.yaml" ] && install_if_changed "${STAGE}/kubeadm.yaml" "${K8S_DIR}/kubeadm.yaml" 0600; then
+  log "installed /etc/kubernetes/kubeadm.yaml"
+fi
+
+# Restart the static control-plane pods so that they load re-issued certificates: the kubelet
+# stops a pod whose manifest disappears and starts it again when it comes back.
+restart_control_plane() {
+  local held="${ROOT}/etc/kubernetes/kengine-held-manifests" manifest
+  log "certificates changed: restarting the control-plane pods"
+  mkdir -p "${held}"
+  for manifest in kube-apiserver kube-controller-manager kube-scheduler etcd; do
+    if [ -f "${K8S_DIR}/manifests/${manifest}.yaml" ]; then
+      mv "${K8S_DIR}/manifests/${manifest}.yaml" "${held}/"
+    fi
+  done
+  sleep "${RESTART_WAIT}"
+  for manifest in "${held}"/*.yaml; do
+    if [ -f "${manifest}" ]; then
+      mv "${manifest}" "${K8S_DIR}/manifests/"
+    fi
+  done
+  rmdir "${held}"
+}
+
+if [ "${INITIALISED}" = 1 ]; then
+  log "already initialised"
+  if [ "${PKI_CHANGED}" = 1 ]; then
+    restart_control_plane
+  fi
+elif [ "${CONTROL_PLANE}" = "init" ]; then
+  kubeadm init --config "${K8S_DIR}/kubeadm.yaml"
+else
+  node_args=()
+  if [ -n "${NODE_NAME}" ]; then
+    node_args+=(--node-name "${NODE_NAME}")
+  fi
+  if [ -n "${ADVERTISE_ADDRESS}" ]; then
+    node_args+=(--apiserver-advertise-address "${ADVERTISE_ADDRESS}")
+  fi
+  kubeadm join "${MASTER_ADDRESS}:${API_PORT}" \
+    --token "${JOIN_TOKEN}" \
+    --discovery-token-ca-cert-hash "$(ca_cert_hash "${STAGE}/pki/ca.crt")" \
+    --control-plane \
+    --apiserver-bind-port "${BIND_PORT}" \
+    --cri-socket unix:///run/containerd/containerd.sock \
+    "${node_args[@]}"
+fi
+
+# kubectl for root on this machine.
+if [ -f "${K8S_DIR}/admin.conf" ] && install_if_changed "${K8S_DIR}/admin.conf" "${ROOT}/root/.kube/config" 0600; then
+  log "installed /root/.kube/config"
+fi
+
+# The pod network, once, from the first master. flannel's manifest carries its own default
+# pod network (10.244.0.0/16): it is rewritten to the cluster's.
+if [ "${CONTROL_PLANE}" = "init" ] && [ -n "${CNI_MANIFEST}" ]; then
+  marker="${K8S_DIR}/kengine-cni"
+  if [ "$(cat "${marker}" 2>/dev/null || true)" != "${CNI_MANIFEST}" ]; then
+    manifest="$(mktemp)"
+    curl -fsSL "${CNI_MANIFEST}" -o "${manifest}"
+    if [ "${CNI}" = "flannel" ]; then
+      sed -i "s#10.244.0.0/16#${POD_CIDR}#" "${manifest}"
+    fi
+    kubectl --kubeconfig "${K8S_DIR}/admin.conf" apply -f "${manifest}"
+    rm -f "${manifest}"
+    echo "${CNI_MANIFEST}" >"${marker}"
+    log "installed the ${CNI} pod network"
+  fi
+fi
+
+log "control plane of ${CLUSTER_NAME} ready at https://${MASTER_ADDRESS:-${ADVERTISE_ADDRESS:-this machine}}:${API_PORT}"

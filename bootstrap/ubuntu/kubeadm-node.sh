@@ -1,67 +1,66 @@
 #!/usr/bin/env bash
-# kengine bootstrap: a Kubernetes worker node on Ubuntu joining with kubeadm.
+# kengine bootstrap: a Kubernetes worker machine on Ubuntu joining with kubeadm.
 #
-# Rendered by kengine.template before it is sent as user data; the placeholders are:
-#   cluster_name, kubernetes_version (e.g. 1.31.2), token (kubeadm bootstrap token from the
-#   kengine_token resource), master_address (private address of the first master).
-# Packages come from pkgs.k8s.io (https://kubernetes.io/docs/setup/production-environment/tools/kubeadm/install-kubeadm/).
+# Rendered by kengine (stdlib/kengine/kubeadm, kengine.template) and run over SSH (static and
+# local providers) or as cloud-init user data (aws). It installs the pinned containerd and
+# Kubernetes packages and runs `kubeadm join` with the bootstrap token kengine keeps in state,
+# pinning the cluster CA with --discovery-token-ca-cert-hash (the CA is never left unverified).
+# The kubelet then gets its own rotating
+# client certificate by TLS bootstrap. Idempotent: a joined machine (it has
+# /etc/kubernetes/kubelet.conf) is left as it is.
+#
+# Placeholders: cluster_name, kubernetes_version, containerd_version, token, master_address
+# and api_port (the control-plane endpoint), node_name and advertise_address (empty: the
+# hostname and the default route's address), ca_cert_hash (empty: computed from the CA
+# certificate kengine delivered to /etc/kengine/kubeadm/ca.crt).
 set -euo pipefail
 
 CLUSTER_NAME="{{ cluster_name }}"
 KUBERNETES_VERSION="{{ kubernetes_version }}"
+CONTAINERD_VERSION="{{ containerd_version }}"
 JOIN_TOKEN="{{ token }}"
 MASTER_ADDRESS="{{ master_address }}"
+API_PORT="{{ api_port }}"
+NODE_NAME="{{ node_name }}"
+ADVERTISE_ADDRESS="{{ advertise_address }}"
+CA_CERT_HASH="{{ ca_cert_hash }}"
 
-exec > >(tee -a /var/log/kengine-bootstrap.log) 2>&1
-echo "kengine: joining ${CLUSTER_NAME} (Kubernetes ${KUBERNETES_VERSION}) at ${MASTER_ADDRESS}:6443"
+# The functions shared with the other role; kengine inlines the file in place of this line.
+# shellcheck source-path=SCRIPTDIR source=kubeadm-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kubeadm-common.sh" # kengine:include kubeadm-common.sh
 
-MINOR="${KUBERNETES_VERSION%.*}"
-export DEBIAN_FRONTEND=noninteractive
+JOIN_RETRY_WAIT="${KENGINE_JOIN_RETRY_WAIT:-30}"
 
-# Kernel prerequisites for container networking.
-swapoff -a
-sed -i '/\sswap\s/s/^/#/' /etc/fstab
-printf 'overlay\nbr_netfilter\n' > /etc/modules-load.d/kengine-k8s.conf
-modprobe overlay
-modprobe br_netfilter
-cat > /etc/sysctl.d/99-kengine-k8s.conf <<SYSCTL
-net.bridge.bridge-nf-call-iptables = 1
-net.bridge.bridge-nf-call-ip6tables = 1
-net.ipv4.ip_forward = 1
-SYSCTL
-sysctl --system
+log "joining ${CLUSTER_NAME} (Kubernetes ${KUBERNETES_VERSION}) at ${MASTER_ADDRESS}:${API_PORT}"
+prepare_kernel
+install_packages
+configure_containerd
+configure_kubelet
 
-# containerd with the systemd cgroup driver (what kubelet expects on Ubuntu).
-apt-get update
-apt-get install -y apt-transport-https ca-certificates curl gpg containerd
-mkdir -p /etc/containerd
-containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' > /etc/containerd/config.toml
-systemctl restart containerd
-systemctl enable containerd
+if [ -f "${K8S_DIR}/kubelet.conf" ]; then
+  log "already joined"
+  exit 0
+fi
 
-# kubeadm, kubelet and kubectl pinned to the cluster's version.
-install -d -m 0755 /etc/apt/keyrings
-curl -fsSL "https://pkgs.k8s.io/core:/stable:/v${MINOR}/deb/Release.key" \
-  | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v${MINOR}/deb/ /" \
-  > /etc/apt/sources.list.d/kubernetes.list
-apt-get update
-apt-get install -y "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*"
-apt-mark hold kubelet kubeadm kubectl
-systemctl enable --now kubelet
-
-# The API server may still be starting: retry the join for up to 20 minutes.
+node_args=()
+if [ -n "${NODE_NAME}" ]; then
+  node_args+=(--node-name "${NODE_NAME}")
+fi
+hash="$(ca_cert_hash "${STAGE}/ca.crt")"
+# The API server may still be starting (aws boots every machine at once): retry for up to
+# 40 attempts, resetting what a failed attempt left behind.
 for attempt in $(seq 1 40); do
-  if kubeadm join "${MASTER_ADDRESS}:6443" \
+  if kubeadm join "${MASTER_ADDRESS}:${API_PORT}" \
       --token "${JOIN_TOKEN}" \
-      --discovery-token-unsafe-skip-ca-verification \
-      --node-name "$(hostname -f)"; then
-    echo "kengine: joined ${CLUSTER_NAME}"
+      --discovery-token-ca-cert-hash "${hash}" \
+      --cri-socket unix:///run/containerd/containerd.sock \
+      "${node_args[@]}"; then
+    log "joined ${CLUSTER_NAME}"
     exit 0
   fi
-  echo "kengine: join attempt ${attempt} failed; retrying in 30 s"
+  log "join attempt ${attempt} failed; retrying in ${JOIN_RETRY_WAIT} s"
   kubeadm reset --force || true
-  sleep 30
+  sleep "${JOIN_RETRY_WAIT}"
 done
-echo "kengine: could not join ${CLUSTER_NAME} at ${MASTER_ADDRESS}:6443" >&2
+log "could not join ${CLUSTER_NAME} at ${MASTER_ADDRESS}:${API_PORT}" >&2
 exit 1

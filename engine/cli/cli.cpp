@@ -8,6 +8,7 @@
 
 #include <kengine/cli/reconcile.hpp>
 #include <kengine/core/error.hpp>
+#include <kengine/lua/modules.hpp>
 #include <kengine/lua/runtime.hpp>
 #include <kengine/state/file_store.hpp>
 #include <kengine/util/log.hpp>
@@ -111,7 +112,19 @@ void print_error(const std::string& what) {
 
 }  // namespace
 
+namespace {
+int run_main(int argc, char** argv);
+}
+
 int main(int argc, char** argv) {
+    const int code = run_main(argc, argv);
+    lua::close_ssh_pool();  // before exit() tears down OpenSSL
+    return code;
+}
+
+namespace {
+
+int run_main(int argc, char** argv) {
     CLI::App app{"kengine — reconcile Kubernetes infrastructure from Lua profiles"};
     app.require_subcommand(1);
     app.fallthrough();  // global options may follow the subcommand too
@@ -220,5 +233,7 @@ int main(int argc, char** argv) {
         return k_exit_error;
     }
 }
+
+}  // namespace
 
 }  // namespace kengine::cli

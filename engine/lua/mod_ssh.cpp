@@ -49,9 +49,11 @@ struct Handle {
 
 /// Connections shared by every Lua state of this process (one run): `ssh.connect{reuse=true}`
 /// leases from it and `close` returns the connection instead of disconnecting.
+/// Never destroyed: a static's destructor would run after OpenSSL's atexit cleanup and
+/// disconnect on freed libcrypto state. `close_ssh_pool()` disconnects idle sessions instead.
 ssh::Pool& run_pool() {
-    static ssh::Pool pool;
-    return pool;
+    static auto* pool = new ssh::Pool;
+    return *pool;
 }
 
 /// The userdata: a pointer, so that close() frees every C++ resource (Lua never runs a C++
@@ -313,6 +315,8 @@ int session_close(lua_State* L) {
 }
 
 }  // namespace
+
+void close_ssh_pool() { run_pool().clear(); }
 
 int open_ssh(lua_State* L) {
     static const luaL_Reg k_methods[] = {

@@ -21,6 +21,10 @@ int open_exec(lua_State* L);      ///< kengine.exec     — mod_exec.cpp
 int open_ssh(lua_State* L);       ///< kengine.ssh      — mod_ssh.cpp
 int open_pki(lua_State* L);       ///< kengine.pki      — mod_pki.cpp
 
+/// Disconnect the idle SSH connections that `ssh.connect{reuse=true}` pooled during a run
+/// (called by the CLI before it exits).
+void close_ssh_pool();
+
 /// [-0, +0, m] Put every host module into package.preload of L.
 void register_host_modules(lua_State* L);
 

@@ -14,13 +14,29 @@
 ---   aws_security_group.<set>              firewall.ingress + all traffic inside network.cidr
 ---   aws_key_pair.main                     ssh.public_key_text
 ---   kengine_token.join                    the kubeadm join token
+---   the kubeadm PKI (kengine.kubeadm.pki)  CAs (ca, front-proxy-ca, etcd-ca), the client
+---                                         certificates that name no machine, sa.key/sa.pub,
+---                                         and the admin and super-admin identities
 ---   aws_launch_template.<set>             size, image, user data = rendered bootstrap scripts
 ---   aws_autoscaling_group.<set>           count instances; masters first: the node templates
 ---                                         take the first master's private address.
+---   kengine_kubeconfig.admin, .super-admin  kubeconfigs for https://<master address>:6443
 ---
---- Bootstrap scripts are kengine.template texts with the values cluster_name, role,
---- machine_set, kubernetes_version, token, master_address ("" in master scripts, which find
---- their own), pod_cidr (values.pod_cidr, default "10.244.0.0/16") and network_cidr.
+--- Bootstrap scripts (kengine.kubeadm.compose: kengine.template texts, "kengine:include"
+--- inlined) get the variables of kengine.kubeadm.vars: cluster_name, role, machine_set,
+--- kubernetes_version, containerd_version, token, control_plane ("init" on masters),
+--- master_address ("" in master scripts, which use their own), api_port, node_name and
+--- advertise_address ("": the instance's hostname and address), ca_cert_hash, pod_cidr
+--- (values.pod_cidr, default "10.244.0.0/16"), service_cidr, network_cidr, cni, cni_manifest.
+---
+--- PKI delivery: kengine issues the PKI before any instance exists and writes it, with the
+--- kubeadm configuration, into the user data (a here-document per file, to
+--- /etc/kengine/kubeadm; the user data is sent gzip'd, at most 16 KB — ECDSA keys, the
+--- default, keep it near 8 KB). The certificates that name a machine (apiserver, etcd
+--- server/peer, kubelet) cannot be issued before the instance has an address: kubeadm issues
+--- them on the master from the delivered CAs. Nodes get the CA certificate only and join with
+--- --discovery-token-ca-cert-hash. One master per cluster: every instance of an auto scaling
+--- group gets the same user data, so a second master would `kubeadm init` a second cluster.
 local P = {
     name = "aws",
     types = {
@@ -57,42 +73,6 @@ local function tags(cluster, type_name, name)
     }
 end
 
--- Read a bootstrap script: relative paths are found beside the profile, on KENGINE_PATH or
--- in the repository (kengine.cluster.find_file).
-local function read_script(path)
-    local fs = require "kengine.fs"
-    local ok, kcluster = pcall(require, "kengine.cluster")
-    local where = path
-    if ok and type(kcluster) == "table" and kcluster.find_file then
-        where = kcluster.find_file(path) or path
-    end
-    return fs.read(where)
-end
-
--- Render a machine set's bootstrap scripts (kengine.template) into one user-data script.
--- Each script is rendered on its own, so errors name its file and line; they are then
--- joined (a later script's "#!" line is dropped). Returns a string, or a deferred string
--- when a value is a reference (the join token, the master address), or nil without scripts.
-local function render_bootstrap(set, vars)
-    local template = require "kengine.template"
-    local pieces, names = {}, {}
-    for i, path in ipairs(set.bootstrap or {}) do
-        local text = read_script(path)
-        if i > 1 then
-            text = text:gsub("^#![^\n]*\n", "")
-        end
-        pieces["part" .. i] = template.render(text, vars, path)
-        names[#names + 1] = "{{ part" .. i .. " }}"
-    end
-    if #names == 0 then
-        return nil
-    end
-    if #names == 1 then
-        return pieces.part1
-    end
-    return template.render(table.concat(names, "\n"), pieces, set.name .. " bootstrap")
-end
-
 function P.render(cluster)
     local resource = require "kengine.resource"
     local sg_type = P.types.aws_security_group
@@ -116,12 +96,54 @@ function P.render(cluster)
         destination_cidr_block = "0.0.0.0/0",
         gateway_id = igw:ref("id"),
     }, { depends_on = { attachment } })
+    local kubeadm = require "kengine.kubeadm"
+    local kconfig = require "kengine.kubeadm.config"
+    local kpki = require "kengine.kubeadm.pki"
+    local kkubeconfigs = require "kengine.kubeadm.kubeconfigs"
+    local model = kconfig.model(cluster)
+    local masters = 0
+    for _, set in ipairs(cluster.machine_sets) do
+        if set.role == "master" then
+            masters = masters + (set.count or 0)
+        end
+    end
+    if model.algorithm ~= "ecdsa" then
+        error(string.format("values.pki.algorithm = %q: the aws provider delivers the PKI in the user data, "
+            .. "which AWS limits to 16 KB; RSA keys and certificates do not fit (about 19 KB gzip'd): "
+            .. "use \"ecdsa\" (the default)", tostring(model.algorithm)), 0)
+    end
+    if masters > 1 then
+        error(string.format("aws: %d masters asked for, but the aws provider bootstraps one master per cluster "
+            .. "(every instance of an auto scaling group gets the same user data)", masters), 0)
+    end
+
     local key = add("aws_key_pair", "main", {
         key_name = cluster.name,
         public_key = key_type.normalize(cluster.ssh.public_key_text) or cluster.ssh.public_key_text,
         tags = tags(cluster, "aws_key_pair", "main"),
     })
     local token = add("kengine_token", "join", { format = "kubeadm" })
+    local pki_resources, pki_set = kpki.render(cluster, {}, {
+        node_certs = false, algorithm = model.algorithm, service_cidr = model.service_cidr,
+        dns_domain = model.dns_domain, endpoint = model.endpoint, cert_sans = model.cert_sans,
+        validity = model.validity,
+    })
+    for _, r in ipairs(pki_resources) do
+        out[#out + 1] = r
+    end
+    local ca_cert_hash = kubeadm.ca_cert_hash(pki_set)
+    -- What the user data writes to /etc/kengine/kubeadm before the scripts run.
+    local function staged(files)
+        for _, f in ipairs(files) do
+            f.path = kubeadm.stage .. "/" .. f.path
+        end
+        return kubeadm.files_block(files)
+    end
+    local master_files = pki_set.files_for_master(nil)
+    master_files[#master_files + 1] = { path = "kubeadm.yaml", mode = 0x180,
+        content = kconfig.init_config(model, {}, token:ref("token")) }
+    local master_prelude = staged(master_files)
+    local node_prelude = staged({ { path = "ca.crt", content = pki_set.ca_cert_pem, mode = 0x1a4 } })
 
     -- Subnets: one per distinct cidr, named after the first machine set using it.
     local subnets_by_cidr = {}
@@ -183,16 +205,17 @@ function P.render(cluster)
             tags = tags(cluster, "aws_security_group", set.name),
         })
 
-        local user_data = render_bootstrap(set, {
-            cluster_name = cluster.name,
+        local is_master = set.role == "master"
+        local vars = kubeadm.vars(model, {
             role = set.role,
             machine_set = set.name,
-            kubernetes_version = cluster.kubernetes.version,
             token = token:ref("token"),
-            master_address = (set.role ~= "master" and master_address) or values.master_address or "",
-            pod_cidr = values.pod_cidr or P.default_pod_cidr,
-            network_cidr = cluster.network.cidr,
+            control_plane = is_master and "init" or "",
+            master_address = (not is_master and master_address) or values.master_address
+                or (model.endpoint and kpki.split_endpoint(model.endpoint)) or "",
+            ca_cert_hash = ca_cert_hash,
         })
+        local user_data = kubeadm.compose(set.bootstrap or {}, vars, is_master and master_prelude or node_prelude)
         local lt = add("aws_launch_template", set.name, {
             name = cluster.name .. "-" .. set.name,
             image = set.image,
@@ -211,6 +234,16 @@ function P.render(cluster)
         })
         if set.role == "master" and master_address == nil and (set.count or 0) > 0 then
             master_address = asg:ref("address")
+        end
+    end
+
+    -- The admin kubeconfigs, built by kengine from its own PKI: they work as soon as the
+    -- master's API server is up, whatever kubeadm wrote on the machine.
+    local server = model.endpoint and kkubeconfigs.endpoint_url(model, {})
+        or (master_address and kkubeconfigs.server(master_address))
+    if server then
+        for _, r in ipairs((kkubeconfigs.render(model, pki_set, { server = server, nodes = {} }))) do
+            out[#out + 1] = r
         end
     end
     return out
