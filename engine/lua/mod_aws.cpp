@@ -7,9 +7,15 @@
 //   aws.sign{method, url, headers, body, service, region, credentials=?, profile=?, time=?}
 //     → headers to send (table name → value)
 //   aws.request{service, region=?, method="POST", path="/", query={}, headers={}, body="",
-//               signing_name=?, profile=?, credentials=?, timeout=30, retries=4}
+//               signing_name=?, profile=?, credentials=?, timeout=30, retries=4, memo=false}
 //     → {status, headers, body}
+//     memo=true: an identical read made since the last request without memo shares that
+//     response (one HTTP call, even concurrently); any request without memo clears the memo.
 #include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <cmath>
 #include <optional>
 #include <stdexcept>
@@ -207,6 +213,60 @@ int l_sign(lua_State* L) {
     return 1;
 }
 
+/// Read memo shared by every Lua state of the process: identical read requests made with
+/// `memo = true` since the last request without it share one response (and one HTTP call,
+/// even when issued concurrently). Any request without `memo` clears it (a write may have
+/// changed what a read returns). Only 2xx responses are kept.
+class ReadMemo {
+public:
+    struct Entry {
+        std::mutex mutex;
+        std::condition_variable ready_cv;
+        bool ready = false;
+        std::optional<net::Response> response;
+    };
+
+    /// The entry for `key` and whether the caller must perform the request (true) or wait.
+    std::pair<std::shared_ptr<Entry>, bool> claim(const std::string& key) {
+        std::lock_guard lock(m_mutex);
+        auto& slot = m_entries[key];
+        if (slot) return {slot, false};
+        slot = std::make_shared<Entry>();
+        return {slot, true};
+    }
+    void publish(const std::string& key, const std::shared_ptr<Entry>& e, std::optional<net::Response> r) {
+        const bool keep = r && r->status >= 200 && r->status < 300;
+        {
+            std::lock_guard lock(e->mutex);
+            e->response = keep ? std::move(r) : std::nullopt;
+            e->ready = true;
+        }
+        e->ready_cv.notify_all();
+        if (!keep) {
+            std::lock_guard lock(m_mutex);
+            if (auto it = m_entries.find(key); it != m_entries.end() && it->second == e) m_entries.erase(it);
+        }
+    }
+    static std::optional<net::Response> wait(const std::shared_ptr<Entry>& e) {
+        std::unique_lock lock(e->mutex);
+        e->ready_cv.wait(lock, [&] { return e->ready; });
+        return e->response;
+    }
+    void clear() {
+        std::lock_guard lock(m_mutex);
+        m_entries.clear();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::map<std::string, std::shared_ptr<Entry>> m_entries;
+};
+
+ReadMemo& read_memo() {
+    static auto* memo = new ReadMemo;  // never destroyed: used until exit by worker threads
+    return *memo;
+}
+
 int l_request(lua_State* L) {
     arg_table(L, 1, "options");
     net::aws::ApiRequest req;
@@ -226,8 +286,22 @@ int l_request(lua_State* L) {
     if (retries < 0 || retries > 20 || std::floor(retries) != retries)
         throw ArgError("field 'retries': expected an integer from 0 to 20");
     req.max_retries = static_cast<int>(retries);
+    const bool memo = field_bool(L, 1, "memo").value_or(false);
 
-    auto resp = net::aws::call(req);
+    std::optional<net::Response> cached;
+    std::string key;
+    std::shared_ptr<ReadMemo::Entry> entry;
+    if (memo) {
+        key = req.service + "\n" + req.region.value_or("") + "\n" + req.method + "\n" + req.path + "\n" + req.body;
+        for (const auto& [k, v] : req.query) key += "\n" + k + "=" + v;
+        auto [e, mine] = read_memo().claim(key);
+        if (mine) entry = e;
+        else cached = ReadMemo::wait(e);  // empty if the first caller failed: then call ourselves
+    } else {
+        read_memo().clear();
+    }
+    Expected<net::Response> resp = cached ? Expected<net::Response>(*cached) : net::aws::call(req);
+    if (entry) read_memo().publish(key, entry, resp ? std::optional<net::Response>(*resp) : std::nullopt);
     if (!resp) throw std::runtime_error("aws.request (" + req.service + "): " + resp.error().message);
 
     lua_createtable(L, 0, 3);

@@ -355,6 +355,17 @@ LuaExecutor::Slot& LuaExecutor::slot(size_t i) {
     return *ref;
 }
 
+namespace {
+/// [-0, +0] ctx.phase = phase ("observe" while observing, "apply" while changing things), so
+/// providers may share reads made in the same observation (kengine.aws.request's memo).
+void set_phase(lua_State* L, int ctx_ref, const char* phase) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ctx_ref);
+    lua_pushstring(L, phase);
+    lua_setfield(L, -2, "phase");
+    lua_pop(L, 1);
+}
+}  // namespace
+
 void LuaExecutor::push_type(Slot& s, const std::string& type) {
     lua_State* L = s.state.get();
     lua_rawgeti(L, LUA_REGISTRYINDEX, s.provider_ref);
@@ -371,6 +382,7 @@ Json LuaExecutor::execute(size_t i, const core::StepRequest& r) {
     std::lock_guard lock(s.mutex);
     lua_State* L = s.state.get();
     const int top = lua_gettop(L);
+    set_phase(L, s.ctx_ref, "apply");
     try {
         push_type(s, r.type);
         const char* fn = r.op == core::Op::create ? "create" : r.op == core::Op::update ? "update" : "delete";
@@ -418,6 +430,7 @@ std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i,
     std::lock_guard lock(s.mutex);
     lua_State* L = s.state.get();
     const int top = lua_gettop(L);
+    set_phase(L, s.ctx_ref, "observe");
     try {
         push_type(s, type);
         lua_getfield(L, -1, "observe_all");
@@ -460,6 +473,7 @@ std::optional<Json> LuaExecutor::observe(size_t i, const core::StateEntry& e) {
     std::lock_guard lock(s.mutex);
     lua_State* L = s.state.get();
     const int top = lua_gettop(L);
+    set_phase(L, s.ctx_ref, "observe");
     try {
         push_type(s, e.type);
         lua_getfield(L, -1, "observe");

@@ -132,6 +132,9 @@ local function request(ctx, service, action, params)
         path = "/",
         headers = { ["content-type"] = "application/x-www-form-urlencoded; charset=utf-8" },
         body = http.encode_form(form),
+        -- While observing, identical Describe calls of different resource types (route tables
+        -- for routes and associations, gateways for attachments) share one request.
+        memo = ctx.phase == "observe" and action:match("^Describe") ~= nil,
     }
     local ok, doc = pcall(xml().decode, response.body or "")
     local decode_error

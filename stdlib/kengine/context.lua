@@ -17,6 +17,7 @@ local M = {}
 ---@field provider string
 ---@field log table logger with debug/info/warn/error(fmt, ...)
 ---@field sleep fun(seconds: number)
+---@field phase "observe"|"apply"|nil set by the engine around observe and create/update/delete calls
 ---@field renew_certs_within integer seconds: certificates expiring sooner are re-issued (--renew-certs-within)
 
 ---@param opts { cluster: table, run_id: string, state_dir: string, dry_run: boolean, provider: string, renew_certs_within: integer? }

@@ -90,6 +90,7 @@ function aws.sign(options) end
 ---@field credentials? kengine.aws.Credentials
 ---@field timeout? number  seconds per attempt (default 30)
 ---@field retries? integer retries after the first attempt, 0..20 (default 4)
+---@field memo? boolean share the 2xx response of an identical read issued (by any Lua state of this process) since the last request without `memo`; such a request clears the memo. Default false. Use only for reads.
 
 --- One signed AWS API call: resolves endpoint and credentials, signs, sends with the retries of
 --- http.request, and also retries (same backoff) a 400/503 whose error code is Throttling,
