@@ -10,7 +10,7 @@ namespace fs = std::filesystem;
 
 TEST_CASE("every Lua file passes luacheck", "[lint]") {
     kengine::test::RunOptions o;
-    o.argv = {"luacheck", "--no-color", "--codes", "stdlib", "providers", "profiles", "tests/cli/data", "tests/lua/specs"};
+    o.argv = {"luacheck", "--no-color", "--codes", "stdlib", "providers", "profiles", "tests/cli/data", "tests/lua/specs", "bench"};
     o.cwd = KENGINE_SOURCE_DIR;
     const auto r = kengine::test::run(o);
     INFO(r.describe());

@@ -358,15 +358,19 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     util::log::debug("observed " + std::to_string(obs.observed.size()) + " objects in " + fmt_seconds(since(t_observe)));
 
     // 5. Plan.
+    core::Plan plan_built;
+    {
     core::PlanInput in;
-    in.specs = specs;
+    in.specs = std::move(specs);
     in.schemas = schemas;
     in.state = doc.resources;
-    in.observed = obs.observed;
-    in.orphans = obs.orphans;
-    in.orphan_types = obs.orphan_types;
+    in.observed = std::move(obs.observed);
+    in.orphans = std::move(obs.orphans);
+    in.orphan_types = std::move(obs.orphan_types);
     in.destroy = destroying;
-    const core::Plan plan = core::make_plan(in);
+    plan_built = core::make_plan(in);
+    }
+    const core::Plan& plan = plan_built;
     if (g.output == "json") {
         Json j = core::plan_to_json(plan, schemas);
         j["cluster"] = name;

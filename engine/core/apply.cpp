@@ -224,16 +224,25 @@ ApplyResult apply(const Plan& plan, const StateMap& prior, Executor& executor, J
     };
 
     std::map<size_t, StepRequest> requests;
-    auto dispatch = [&](size_t i) {
+    // Group commit: the begin records of a batch of ready steps are appended, synced once,
+    // then the steps start.
+    std::vector<std::pair<size_t, std::optional<StepRequest>>> batch;
+    auto prepare = [&](size_t i) {
         std::string error;
         auto req = make_request(i, error);
         const Step& s = steps[i];
-        journal.record({{"event", "begin"}, {"step", i}, {"op", op_name(s.op)}, {"address", s.change->address}, {"run", opt.run_id}});
-        emit({ApplyEvent::started, s.change->address, s.op, 0, 0, "", ""});
-        ++in_flight;
+        journal.append({{"event", "begin"}, {"step", i}, {"op", op_name(s.op)}, {"address", s.change->address}, {"run", opt.run_id}});
         if (!req) {
             std::lock_guard lock(mu);
             outcomes.push_back({i, false, {}, error, 0});
+        }
+        batch.emplace_back(i, std::move(req));
+    };
+    auto dispatch = [&](size_t i, std::optional<StepRequest>& req) {
+        const Step& s = steps[i];
+        emit({ApplyEvent::started, s.change->address, s.op, 0, 0, "", ""});
+        ++in_flight;
+        if (!req) {
             cv.notify_one();
             return;
         }
@@ -260,12 +269,20 @@ ApplyResult apply(const Plan& plan, const StateMap& prior, Executor& executor, J
     };
 
     while (done < steps.size()) {
-        if (!failed) {
-            while (!ready.empty() && in_flight < parallelism) {
+        bool pending_outcomes;
+        {
+            std::lock_guard lock(mu);
+            pending_outcomes = !outcomes.empty();
+        }
+        if (!failed && (!pending_outcomes || in_flight == 0)) {
+            batch.clear();
+            while (!ready.empty() && in_flight + batch.size() < parallelism) {
                 const size_t i = *ready.begin();
                 ready.erase(ready.begin());
-                dispatch(i);
+                prepare(i);
             }
+            if (!batch.empty()) journal.sync();
+            for (auto& [i, req] : batch) dispatch(i, req);
         }
         if (in_flight == 0) break;  // failed (or nothing runnable)
         Outcome o;
@@ -313,7 +330,7 @@ ApplyResult apply(const Plan& plan, const StateMap& prior, Executor& executor, J
             rec["entry"] = entry_to_json(e);
             id = e.id;
         }
-        journal.record(rec);
+        journal.append(rec);
         completed.emplace_back(o.step, before);
         ++result.completed;
         emit({ApplyEvent::completed, c.address, s.op, o.seconds, 0, id, ""});
@@ -321,6 +338,7 @@ ApplyResult apply(const Plan& plan, const StateMap& prior, Executor& executor, J
             if (--steps[d].pending == 0) ready.insert(d);
     }
 
+    journal.sync();  // end records of the last batch
     if (!failed) return result;
     result.ok = false;
     if (!opt.rollback) {

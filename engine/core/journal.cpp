@@ -23,8 +23,13 @@ FileJournal::~FileJournal() {
 }
 
 void FileJournal::record(const Json& entry) {
+    append(entry);
+    sync();
+}
+
+void FileJournal::append(const Json& entry) {
     const std::string line = entry.dump() + "\n";
-    std::unique_lock lock(m_mutex);
+    std::lock_guard lock(m_mutex);
     if (m_fd < 0) throw StateError("journal " + m_path.string() + " is closed");
     size_t off = 0;
     while (off < line.size()) {
@@ -35,11 +40,14 @@ void FileJournal::record(const Json& entry) {
         }
         off += static_cast<size_t>(n);
     }
-    // Sync outside the lock: concurrent steps share the disk flush (group commit); each
-    // record is durable once its own fdatasync returns.
-    const int fd = m_fd;
-    lock.unlock();
-    if (::fdatasync(fd) != 0) throw StateError("cannot sync journal " + m_path.string() + ": " + std::strerror(errno));
+    m_dirty = true;
+}
+
+void FileJournal::sync() {
+    std::lock_guard lock(m_mutex);
+    if (!m_dirty || m_fd < 0) return;
+    if (::fdatasync(m_fd) != 0) throw StateError("cannot sync journal " + m_path.string() + ": " + std::strerror(errno));
+    m_dirty = false;
 }
 
 void FileJournal::discard() {

@@ -9,6 +9,7 @@
 //   fail       {step, op, address, error}
 //   undo-begin / undo-end / undo-fail                    — the same for rollback steps
 //   commit     {}                                        — state was saved; journal is obsolete
+// Begin records are always on disk before their step starts.
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -23,6 +24,13 @@ public:
     virtual ~Journal() = default;
     /// Append one record durably. Throws kengine::StateError when the disk write fails.
     virtual void record(const Json& entry) = 0;
+    /// Append without waiting for the disk: durable after the next sync() or record(). The
+    /// scheduler appends the begin records of a batch of ready steps and syncs once before
+    /// starting them (group commit); end records become durable with the next batch or the
+    /// state save (a lost end record only means the next run finds the object by its tag).
+    virtual void append(const Json& entry) { record(entry); }
+    /// Make every appended record durable.
+    virtual void sync() {}
 };
 
 /// Discards records (plan, tests).
@@ -57,6 +65,8 @@ public:
     FileJournal& operator=(const FileJournal&) = delete;
 
     void record(const Json& entry) override;
+    void append(const Json& entry) override;
+    void sync() override;
     /// Close and delete the file (after the state that folds it has been saved).
     void discard();
     [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
@@ -68,6 +78,7 @@ public:
 private:
     std::filesystem::path m_path;
     int m_fd = -1;
+    bool m_dirty = false;
     std::mutex m_mutex;
 };
 

@@ -228,6 +228,7 @@ std::vector<core::ResourceSpec> ProfileHost::render() {
         specs.push_back(std::move(s));
     }
     lua_pop(L, 1);
+    lua_gc(L, LUA_GCCOLLECT, 0);
     return specs;
 }
 
@@ -440,22 +441,26 @@ std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i,
             return std::nullopt;
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, s.ctx_ref);
-        Json rs = Json::array();
-        for (const auto& e : entries) rs.push_back(entry_table(e));
-        push_json(L, rs);
+        lua_createtable(L, static_cast<int>(entries.size()), 0);
+        lua_Integer k = 0;
+        for (const auto& e : entries) {
+            push_json(L, entry_table(e));
+            lua_rawseti(L, -2, ++k);
+        }
         call(L, 2, 1);
-        const Json out = to_json(L, -1, type + ".observe_all result");
+        Json out = to_json(L, -1, type + ".observe_all result");
         lua_settop(L, top);
+        lua_gc(L, LUA_GCCOLLECT, 0);
         std::vector<core::Observation> obs;
         if (out.is_array()) {
-            for (const auto& o : out) {
+            for (auto& o : out) {
                 if (!o.is_object() || !o.contains("id") || !o["id"].is_string())
                     throw ProviderError(type + ".observe_all: every item needs a string id");
                 core::Observation ob;
                 ob.id = o["id"].get<std::string>();
                 ob.address = o.value("address", "");
-                ob.props = o.value("props", Json::object());
-                ob.outputs = o.contains("outputs") ? o["outputs"] : Json();
+                ob.props = o.contains("props") ? std::move(o["props"]) : Json::object();
+                ob.outputs = o.contains("outputs") ? std::move(o["outputs"]) : Json();
                 obs.push_back(std::move(ob));
             }
         } else if (!(out.is_null() || (out.is_object() && out.empty()))) {
