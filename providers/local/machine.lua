@@ -261,7 +261,14 @@ local function listening(pid)
   return s ~= nil and s:find("%x+:0016 %x+:%x+ 0A") ~= nil
 end
 
+-- Forget the host's ARP entry for `address`: a machine re-created at the same address has a
+-- new MAC, and a stale neighbour entry would black-hole its first packets for ~30 s.
+local function flush_neighbour(address)
+  host.run("ip", { "ip", "neigh", "flush", "to", address }, { allow_fail = true, timeout = 10 })
+end
+
 local function wait_for_sshd(ctx, n, address, pubkey)
+  flush_neighbour(address)
   local deadline = runtime.now() + k_start_timeout
   local why = ("sshd did not answer on %s:22 within %d s"):format(address, k_start_timeout)
   while runtime.now() < deadline do
@@ -273,6 +280,7 @@ local function wait_for_sshd(ctx, n, address, pubkey)
       if r.status == 0 and r.stdout:find(key, 1, true) then return pid end
       why = ("sshd listens but ssh-keyscan %s did not return its host key: %s")
         :format(address, (r.stderr:gsub("%s+$", "")))
+      flush_neighbour(address)
     elseif not (pid and host.alive(pid, "sshd")) and host.pidfile(n.dir .. "/launcher.pid")
       and not host.alive(host.pidfile(n.dir .. "/launcher.pid"), { "sh", "ip", "unshare" }) then
       -- The launcher (sh → ip netns exec → unshare, the parent of sshd) has exited.
