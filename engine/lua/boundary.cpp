@@ -90,6 +90,74 @@ std::optional<bool> field_bool(lua_State* L, int idx, const char* key) {
 }
 
 namespace {
+/// [-0, +0, -] A string, number or boolean at idx as text (converting a copy, never a key).
+std::string scalar_string(lua_State* L, int idx, const std::string& what) {
+    switch (lua_type(L, idx)) {
+        case LUA_TSTRING:
+        case LUA_TNUMBER: {
+            lua_pushvalue(L, idx);
+            size_t n = 0;
+            const char* s = lua_tolstring(L, -1, &n);
+            std::string out(s, n);
+            lua_pop(L, 1);
+            return out;
+        }
+        case LUA_TBOOLEAN:
+            return lua_toboolean(L, idx) ? "true" : "false";
+        default:
+            throw ArgError(what + ": expected string, number or boolean, got " + luaL_typename(L, idx));
+    }
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> table_pairs(lua_State* L, int idx, const std::string& what) {
+    idx = lua_absindex(L, idx);
+    std::vector<std::pair<std::string, std::string>> out;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING && lua_type(L, -2) != LUA_TNUMBER) {
+            const std::string got = luaL_typename(L, -2);
+            lua_pop(L, 2);
+            throw ArgError(what + ": keys must be strings, got " + got);
+        }
+        std::string name = scalar_string(L, -2, what);
+        std::string value;
+        try {
+            value = scalar_string(L, -1, what + "." + name);
+        } catch (...) {
+            lua_pop(L, 2);
+            throw;
+        }
+        out.emplace_back(std::move(name), std::move(value));
+        lua_pop(L, 1);
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> field_pairs(lua_State* L, int idx, const char* key) {
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, idx, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return {};
+    }
+    if (!lua_istable(L, -1)) {
+        const std::string got = luaL_typename(L, -1);
+        lua_pop(L, 1);
+        throw ArgError(std::string("field '") + key + "': expected table, got " + got);
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    try {
+        out = table_pairs(L, -1, std::string("field '") + key + "'");
+    } catch (...) {
+        lua_pop(L, 1);
+        throw;
+    }
+    lua_pop(L, 1);
+    return out;
+}
+
+namespace {
 int traceback_handler(lua_State* L) {
     const char* msg = lua_tostring(L, 1);
     if (msg == nullptr) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <lua.hpp>
 
@@ -81,6 +82,12 @@ std::optional<std::string> field_string(lua_State* L, int idx, const char* key);
 std::optional<double> field_number(lua_State* L, int idx, const char* key);
 /// Boolean field `key` of the table at `idx` (absent → nullopt; wrong type → ArgError).
 std::optional<bool> field_bool(lua_State* L, int idx, const char* key);
+
+/// Flat table at `idx` as (name, value) pairs in traversal order: string (or number) keys,
+/// string, number or boolean values (booleans as "true"/"false"). `what` names it in errors.
+std::vector<std::pair<std::string, std::string>> table_pairs(lua_State* L, int idx, const std::string& what);
+/// table_pairs of the optional table field `key` of the table at `idx` (absent → empty).
+std::vector<std::pair<std::string, std::string>> field_pairs(lua_State* L, int idx, const char* key);
 
 /// [-(nargs+1), +nresults, -] lua_pcall with a traceback handler; on error pops the
 /// message and throws kengine::ScriptError carrying it.

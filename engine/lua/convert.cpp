@@ -1,6 +1,7 @@
 #include <kengine/lua/convert.hpp>
 
 #include <cmath>
+#include <string_view>
 #include <vector>
 
 #include <kengine/lua/boundary.hpp>
@@ -94,7 +95,138 @@ Json convert(lua_State* L, int idx, const std::string& path, int depth) {
     return obj;
 }
 
+constexpr const char* k_array_mt = "kengine.json.array";
+constexpr int k_max_depth = 500;
+
+/// Well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).
+bool valid_utf8(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        size_t len = 0;
+        unsigned cp = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > s.size()) return false;
+        for (size_t k = 1; k < len; ++k) {
+            const auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xc0) != 0x80) return false;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        static constexpr unsigned k_min[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < k_min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        i += len;
+    }
+    return true;
+}
+
+std::string checked_utf8(std::string s, const std::string& path) {
+    if (!valid_utf8(s)) throw ArgError(path + ": string is not valid UTF-8 (encode binary data with base64)");
+    return s;
+}
+
+/// [-0, +0, -] The key at idx (a copy is converted, never the lua_next key itself).
+std::string key_string(lua_State* L, int idx, const std::string& path, const EncodeOptions& opt) {
+    const int t = lua_type(L, idx);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER)
+        throw ArgError(path + ": cannot encode a table key of type " + luaL_typename(L, idx));
+    lua_pushvalue(L, idx);
+    size_t n = 0;
+    const char* s = lua_tolstring(L, -1, &n);
+    std::string out(s, n);
+    lua_pop(L, 1);
+    return opt.utf8 ? checked_utf8(std::move(out), path) : out;
+}
+
+Json encode_walk(lua_State* L, int idx, const std::string& path, const EncodeOptions& opt, int depth) {
+    idx = lua_absindex(L, idx);
+    if (depth > k_max_depth) throw ArgError(path + ": table nested too deeply (or cyclic)");
+    if (!lua_checkstack(L, 4)) throw ArgError(path + ": Lua stack exhausted");
+    switch (lua_type(L, idx)) {
+        case LUA_TNIL:
+        case LUA_TNONE:
+            return nullptr;
+        case LUA_TLIGHTUSERDATA:
+            if (lua_touserdata(L, idx) == nullptr) return nullptr;  // json.null / yaml.null
+            throw ArgError(path + ": cannot encode a userdata value");
+        case LUA_TBOOLEAN:
+            return lua_toboolean(L, idx) != 0;
+        case LUA_TNUMBER: {
+            if (lua_isinteger(L, idx)) return static_cast<long long>(lua_tointeger(L, idx));
+            const double d = lua_tonumber(L, idx);
+            if (opt.finite_numbers && !std::isfinite(d))
+                throw ArgError(path + ": cannot encode NaN or infinity (not valid JSON)");
+            return d;
+        }
+        case LUA_TSTRING: {
+            size_t n = 0;
+            const char* s = lua_tolstring(L, idx, &n);
+            return opt.utf8 ? checked_utf8(std::string(s, n), path) : std::string(s, n);
+        }
+        case LUA_TTABLE:
+            break;
+        default:
+            throw ArgError(path + ": cannot encode a " + luaL_typename(L, idx) + " value");
+    }
+    // References and deferred strings keep the engine's own encoding.
+    if (has_metatable(L, idx, "kengine.Ref") || has_metatable(L, idx, "kengine.Format"))
+        return to_json(L, idx, path);
+
+    const bool marked_array = has_metatable(L, idx, k_array_mt);
+    const lua_Unsigned n = lua_rawlen(L, idx);
+    size_t count = 0;
+    bool only_seq = true;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        ++count;
+        if (!lua_isinteger(L, -2)) {
+            only_seq = false;
+        } else {
+            const lua_Integer k = lua_tointeger(L, -2);
+            if (k < 1 || static_cast<lua_Unsigned>(k) > n) only_seq = false;
+        }
+        if (!only_seq && marked_array) {
+            const std::string key = key_string(L, -2, path, opt);
+            lua_pop(L, 2);
+            throw ArgError(path + ": table marked with json.array has non-sequence key '" +
+                           key + "'");
+        }
+        lua_pop(L, 1);
+    }
+    if (only_seq && count == n && (n > 0 || marked_array)) {
+        Json arr = Json::array();
+        for (lua_Unsigned i = 1; i <= n; ++i) {
+            lua_rawgeti(L, idx, static_cast<lua_Integer>(i));
+            arr.push_back(encode_walk(L, -1, path + "[" + std::to_string(i) + "]", opt, depth + 1));
+            lua_pop(L, 1);
+        }
+        return arr;
+    }
+    Json obj = Json::object();
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        const std::string key = key_string(L, -2, path, opt);
+        obj[key] = encode_walk(L, -1, path + "." + key, opt, depth + 1);
+        lua_pop(L, 1);
+    }
+    return obj;
+}
+
 }  // namespace
+
+Json encode_value(lua_State* L, int idx, const std::string& path, const EncodeOptions& options) {
+    return encode_walk(L, idx, path, options, 0);
+}
 
 void push_json(lua_State* L, const Json& value) {
     switch (value.type()) {

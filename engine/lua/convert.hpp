@@ -24,4 +24,17 @@ void push_json(lua_State* L, const Json& value);
 /// Throws ArgError on an unconvertible value or a table nested deeper than 100 levels.
 Json to_json(lua_State* L, int idx, const std::string& path = "value");
 
+/// What the serialisers (kengine.json, kengine.yaml) additionally refuse.
+struct EncodeOptions {
+    bool finite_numbers = false;  ///< NaN and ±infinity are errors (JSON has no such numbers)
+    bool utf8 = false;            ///< strings and keys must be well-formed UTF-8 (RFC 3629)
+};
+
+/// [-0, +0, -] The value at `idx` as JSON for serialisers. Unlike to_json, it keeps
+/// json.null (a NULL light userdata) as null everywhere, encodes a table marked with the
+/// "kengine.json.array" metatable as an array (an ArgError if it has non-sequence keys) and
+/// accepts at most 500 levels; references and formats are encoded as to_json does. Errors
+/// name the field path (`path` is the root's name).
+Json encode_value(lua_State* L, int idx, const std::string& path, const EncodeOptions& options);
+
 }  // namespace kengine::lua

@@ -33,62 +33,6 @@
 namespace kengine::lua {
 namespace {
 
-/// [-0, +0, -] Flat table at `idx` as pairs (string keys; string/number/boolean values).
-std::vector<std::pair<std::string, std::string>> table_pairs(lua_State* L, int idx, const std::string& what) {
-    idx = lua_absindex(L, idx);
-    std::vector<std::pair<std::string, std::string>> out;
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        const int kt = lua_type(L, -2);
-        const int vt = lua_type(L, -1);
-        if ((kt != LUA_TSTRING && kt != LUA_TNUMBER) ||
-            (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN)) {
-            const std::string got = std::string(luaL_typename(L, -2)) + " = " + luaL_typename(L, -1);
-            lua_pop(L, 2);
-            throw ArgError(what + ": expected string keys and string, number or boolean values, got " + got);
-        }
-        lua_pushvalue(L, -2);  // convert a copy of the key, never the key lua_next needs
-        size_t kn = 0;
-        const char* k = lua_tolstring(L, -1, &kn);
-        std::string name(k, kn);
-        lua_pop(L, 1);
-        std::string value;
-        if (vt == LUA_TBOOLEAN) {
-            value = lua_toboolean(L, -1) ? "true" : "false";
-        } else {
-            size_t vn = 0;
-            const char* v = lua_tolstring(L, -1, &vn);
-            value.assign(v, vn);
-        }
-        out.emplace_back(std::move(name), std::move(value));
-        lua_pop(L, 1);
-    }
-    return out;
-}
-
-/// [-0, +0, -] Pairs of the optional table field `key` of the table at `idx`.
-std::vector<std::pair<std::string, std::string>> field_pairs(lua_State* L, int idx, const char* key) {
-    idx = lua_absindex(L, idx);
-    lua_getfield(L, idx, key);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return {};
-    }
-    if (!lua_istable(L, -1)) {
-        const std::string got = luaL_typename(L, -1);
-        lua_pop(L, 1);
-        throw ArgError(std::string("field '") + key + "': expected table, got " + got);
-    }
-    std::vector<std::pair<std::string, std::string>> out;
-    try {
-        out = table_pairs(L, -1, std::string("field '") + key + "'");
-    } catch (...) {
-        lua_pop(L, 1);
-        throw;
-    }
-    lua_pop(L, 1);
-    return out;
-}
 
 /// [-0, +0, -] The optional `credentials` table field: {access_key_id, secret_access_key,
 /// session_token?}. Secrets given this way are registered for masking.

@@ -19,73 +19,6 @@
 namespace kengine::lua {
 namespace {
 
-/// [-0, +0, -] A scalar at `idx` as a string (string, number or boolean), else ArgError.
-std::string scalar_string(lua_State* L, int idx, const std::string& what) {
-    switch (lua_type(L, idx)) {
-        case LUA_TSTRING:
-        case LUA_TNUMBER: {
-            lua_pushvalue(L, idx);  // tolstring on a copy: never convert a key in place
-            size_t n = 0;
-            const char* s = lua_tolstring(L, -1, &n);
-            std::string out(s, n);
-            lua_pop(L, 1);
-            return out;
-        }
-        case LUA_TBOOLEAN:
-            return lua_toboolean(L, idx) ? "true" : "false";
-        default:
-            throw ArgError(what + ": expected string, number or boolean, got " + luaL_typename(L, idx));
-    }
-}
-
-/// [-0, +0, -] The flat table at `idx` as (name, value) pairs; `what` names it in errors.
-std::vector<std::pair<std::string, std::string>> read_pairs(lua_State* L, int idx, const std::string& what) {
-    idx = lua_absindex(L, idx);
-    std::vector<std::pair<std::string, std::string>> out;
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        if (lua_type(L, -2) != LUA_TSTRING && lua_type(L, -2) != LUA_TNUMBER) {
-            const std::string got = luaL_typename(L, -2);
-            lua_pop(L, 2);
-            throw ArgError(what + ": keys must be strings, got " + got);
-        }
-        std::string name = scalar_string(L, -2, what);
-        std::string value;
-        try {
-            value = scalar_string(L, -1, what + "." + name);
-        } catch (...) {
-            lua_pop(L, 2);
-            throw;
-        }
-        out.emplace_back(std::move(name), std::move(value));
-        lua_pop(L, 1);
-    }
-    return out;
-}
-
-/// [-0, +0, -] Pairs of the optional table field `key` of the table at `idx`.
-std::vector<std::pair<std::string, std::string>> field_pairs(lua_State* L, int idx, const char* key) {
-    idx = lua_absindex(L, idx);
-    lua_getfield(L, idx, key);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return {};
-    }
-    if (!lua_istable(L, -1)) {
-        const std::string got = luaL_typename(L, -1);
-        lua_pop(L, 1);
-        throw ArgError(std::string("field '") + key + "': expected table, got " + got);
-    }
-    std::vector<std::pair<std::string, std::string>> out;
-    try {
-        out = read_pairs(L, -1, std::string("field '") + key + "'");
-    } catch (...) {
-        lua_pop(L, 1);
-        throw;
-    }
-    lua_pop(L, 1);
-    return out;
-}
 
 int l_request(lua_State* L) {
     arg_table(L, 1, "options");
@@ -126,7 +59,7 @@ int l_request(lua_State* L) {
 
 int l_encode_form(lua_State* L) {
     arg_table(L, 1, "fields");
-    const std::string form = net::encode_form(read_pairs(L, 1, "encode_form"));
+    const std::string form = net::encode_form(table_pairs(L, 1, "encode_form"));
     lua_pushlstring(L, form.data(), form.size());
     return 1;
 }

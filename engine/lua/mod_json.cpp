@@ -34,9 +34,6 @@ bool has_metatable(lua_State* L, int idx, const char* tname) {
     return same;
 }
 
-bool is_null_sentinel(lua_State* L, int idx) {
-    return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == nullptr;
-}
 
 /// "[json.exception.parse_error.101] parse error at ..." → "parse error at ...".
 std::string strip_nlohmann_prefix(const char* what) {
@@ -48,92 +45,6 @@ std::string strip_nlohmann_prefix(const char* what) {
     return std::string(s);
 }
 
-/// [-0, +0, -] The key at idx (a copy is converted, never the lua_next key itself).
-std::string key_string(lua_State* L, int idx, const std::string& path) {
-    const int t = lua_type(L, idx);
-    if (t != LUA_TSTRING && t != LUA_TNUMBER)
-        throw ArgError(path + ": cannot encode a table key of type " + luaL_typename(L, idx));
-    lua_pushvalue(L, idx);
-    size_t n = 0;
-    const char* s = lua_tolstring(L, -1, &n);
-    std::string out(s, n);
-    lua_pop(L, 1);
-    return out;
-}
-
-Json encode_value(lua_State* L, int idx, const std::string& path, int depth) {
-    idx = lua_absindex(L, idx);
-    if (depth > k_max_depth) throw ArgError(path + ": table nested too deeply (or cyclic)");
-    if (!lua_checkstack(L, 4)) throw ArgError(path + ": Lua stack exhausted");
-    switch (lua_type(L, idx)) {
-        case LUA_TNIL:
-        case LUA_TNONE:
-            return nullptr;
-        case LUA_TLIGHTUSERDATA:
-            if (is_null_sentinel(L, idx)) return nullptr;
-            throw ArgError(path + ": cannot encode a userdata value");
-        case LUA_TBOOLEAN:
-            return lua_toboolean(L, idx) != 0;
-        case LUA_TNUMBER: {
-            if (lua_isinteger(L, idx)) return static_cast<long long>(lua_tointeger(L, idx));
-            const double d = lua_tonumber(L, idx);
-            if (!std::isfinite(d))
-                throw ArgError(path + ": cannot encode NaN or infinity (not valid JSON)");
-            return d;
-        }
-        case LUA_TSTRING: {
-            size_t n = 0;
-            const char* s = lua_tolstring(L, idx, &n);
-            return std::string(s, n);
-        }
-        case LUA_TTABLE:
-            break;
-        default:
-            throw ArgError(path + ": cannot encode a " + luaL_typename(L, idx) + " value");
-    }
-    // References and deferred strings keep the engine's own encoding.
-    if (has_metatable(L, idx, "kengine.Ref") || has_metatable(L, idx, "kengine.Format"))
-        return to_json(L, idx, path);
-
-    const bool marked_array = has_metatable(L, idx, k_array_mt);
-    const lua_Unsigned n = lua_rawlen(L, idx);
-    size_t count = 0;
-    bool only_seq = true;
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        ++count;
-        if (!lua_isinteger(L, -2)) {
-            only_seq = false;
-        } else {
-            const lua_Integer k = lua_tointeger(L, -2);
-            if (k < 1 || static_cast<lua_Unsigned>(k) > n) only_seq = false;
-        }
-        if (!only_seq && marked_array) {
-            const std::string key = key_string(L, -2, path);
-            lua_pop(L, 2);
-            throw ArgError(path + ": table marked with json.array has non-sequence key '" +
-                           key + "'");
-        }
-        lua_pop(L, 1);
-    }
-    if (only_seq && count == n && (n > 0 || marked_array)) {
-        Json arr = Json::array();
-        for (lua_Unsigned i = 1; i <= n; ++i) {
-            lua_rawgeti(L, idx, static_cast<lua_Integer>(i));
-            arr.push_back(encode_value(L, -1, path + "[" + std::to_string(i) + "]", depth + 1));
-            lua_pop(L, 1);
-        }
-        return arr;
-    }
-    Json obj = Json::object();
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        const std::string key = key_string(L, -2, path);
-        obj[key] = encode_value(L, -1, path + "." + key, depth + 1);
-        lua_pop(L, 1);
-    }
-    return obj;
-}
 
 /// [-0, +1, m] Push a decoded JSON value (a null inside an array becomes json.null).
 void push_decoded(lua_State* L, const Json& v, int depth) {
@@ -227,7 +138,7 @@ int json_encode(lua_State* L) {
         // order, so sorting is what makes the output deterministic).
         (void)field_bool(L, 2, "sort_keys");
     }
-    const Json value = encode_value(L, 1, "value", 0);
+    const Json value = encode_value(L, 1, "value", EncodeOptions{true, false});
     std::string out;
     try {
         out = value.dump(pretty ? 2 : -1, ' ', false, Json::error_handler_t::strict);
