@@ -1,6 +1,5 @@
 #include <kengine/cli/cli.hpp>
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -118,10 +117,6 @@ int run_main(int argc, char** argv);
 }
 
 int main(int argc, char** argv) {
-    // Plans hold many small JSON nodes; glibc's fastbins make freeing them trigger repeated
-    // malloc_consolidate. Without fastbins a 100k-resource no-op plan takes 7.1 s instead
-    // of 9.8 s here (docs/performance.md).
-    mallopt(M_MXFAST, 0);
     const int code = run_main(argc, argv);
     lua::close_ssh_pool();  // before exit() tears down OpenSSL
     return code;

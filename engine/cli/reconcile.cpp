@@ -10,7 +10,9 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include <kengine/core/apply.hpp>
 #include <kengine/core/error.hpp>
@@ -37,6 +39,14 @@ std::string fmt_seconds(double s) {
     return buf;
 }
 
+/// Resident set size of this process in MiB (Linux /proc/self/statm), 0 when unknown.
+long rss_mib() {
+    std::ifstream in("/proc/self/statm");
+    long pages = 0, resident = 0;
+    if (!(in >> pages >> resident)) return 0;
+    return resident * ::sysconf(_SC_PAGESIZE) / (1024 * 1024);
+}
+
 std::string new_run_id() { return state::new_lineage(); }
 
 /// Ownership-tag observation: returns observed (address → observation) for state entries that
@@ -53,27 +63,37 @@ ObserveResult observe(lua::LuaExecutor& exec, const std::set<std::string>& types
     ObserveResult res;
     std::mutex mu;
     std::vector<std::string> type_list(types.begin(), types.end());
+    std::map<std::string, std::vector<const core::StateEntry*>> by_type;  // entries are not copied
+    for (const auto& [_, e] : state) by_type[e.type].push_back(&e);
     std::vector<std::string> errors;
     std::atomic<size_t> next{0};
+    // An observation equal to what was applied keeps no copy of its props (matches_state).
+    auto record = [&](const core::StateEntry& e, core::Observation&& ob) {
+        if (ob.props == e.props) {
+            ob.props = Json();
+            ob.matches_state = true;
+        }
+        std::lock_guard lock(mu);
+        res.observed.insert_or_assign(e.address, std::move(ob));
+    };
     auto work = [&](size_t slot) {
         while (true) {
             const size_t i = next++;
             if (i >= type_list.size()) return;
             const std::string& type = type_list[i];
-            std::vector<core::StateEntry> entries;
-            for (const auto& [_, e] : state)
-                if (e.type == type) entries.push_back(e);
+            const auto& entries = by_type.at(type);
             try {
                 auto bulk = exec.observe_all(slot, type, entries);
                 if (bulk) {
-                    std::map<std::string, const core::StateEntry*> by_id;
-                    for (const auto& e : entries) by_id[e.id] = &state.at(e.address);
-                    std::lock_guard lock(mu);
+                    std::unordered_map<std::string_view, const core::StateEntry*> by_id;
+                    by_id.reserve(entries.size());
+                    for (const core::StateEntry* e : entries) by_id.emplace(e->id, e);
                     for (auto& ob : *bulk) {
                         if (auto it = by_id.find(ob.id); it != by_id.end()) {
-                            res.observed[it->second->address] = ob;
+                            record(*it->second, std::move(ob));
                             continue;
                         }
+                        std::lock_guard lock(mu);
                         if (!ob.address.empty() && desired.count(ob.address) && !state.count(ob.address) &&
                             !res.observed.count(ob.address)) {
                             // Created by an interrupted run (or outside kengine with our tags): adopt.
@@ -86,23 +106,23 @@ ObserveResult observe(lua::LuaExecutor& exec, const std::set<std::string>& types
                             e.props = ob.props;
                             e.outputs = ob.outputs.is_object() ? ob.outputs : Json{{"id", ob.id}};
                             if (!e.outputs.contains("id")) e.outputs["id"] = ob.id;
-                            res.adopted.push_back(e);
-                            res.observed[ob.address] = ob;
+                            res.adopted.push_back(std::move(e));
+                            std::string address = ob.address;
+                            res.observed.insert_or_assign(std::move(address), std::move(ob));
                             continue;
                         }
                         res.orphan_types[ob.id] = type;
-                        res.orphans.push_back(ob);
+                        res.orphans.push_back(std::move(ob));
                     }
                 } else {
-                    for (const auto& e : entries) {
-                        auto props = exec.observe(slot, e);
+                    for (const core::StateEntry* e : entries) {
+                        auto props = exec.observe(slot, *e);
                         if (props) {
                             core::Observation ob;
-                            ob.id = e.id;
-                            ob.address = e.address;
-                            ob.props = *props;
-                            std::lock_guard lock(mu);
-                            res.observed[e.address] = ob;
+                            ob.id = e->id;
+                            ob.address = e->address;
+                            ob.props = std::move(*props);
+                            record(*e, std::move(ob));
                         }
                     }
                 }
@@ -112,6 +132,7 @@ ObserveResult observe(lua::LuaExecutor& exec, const std::set<std::string>& types
             }
         }
     };
+    for (const auto& t : type_list) by_type[t];  // no insertion while the workers read it
     const size_t n = std::max<size_t>(1, std::min(parallelism, type_list.size()));
     std::vector<std::thread> threads;
     for (size_t i = 1; i < n; ++i) threads.emplace_back(work, i);
@@ -287,6 +308,14 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     lua::ProfileHost host(lua::options_for(profile, g.debug));
     const Json cluster = host.load_profile(profile);
     const std::string name = cluster.value("name", "");
+    auto t_phase = Clock::now();
+    auto phase_done = [&](const char* what) {
+        if (util::log::level() > util::log::Level::debug) return;
+        char took[96];
+        std::snprintf(took, sizeof took, " in %.3fs (RSS %ld MiB)", since(t_phase), rss_mib());
+        util::log::debug(what + std::string(took));
+        t_phase = Clock::now();  // the time spent here is not charged to the next phase
+    };
 
     // 2. State: lock, load (refusing a corrupt file), recover an interrupted run's journal.
     state::FileStore store(state_dir(g, name));
@@ -310,6 +339,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
         state_dirty = true;
     }
 
+    phase_done("loaded the state");
     const std::string run_id = new_run_id();
     const lua::ContextInfo info{run_id, fs::absolute(store.dir()), !applying, g.renew_certs_within};
     host.load_provider(info);
@@ -317,6 +347,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     // 3. Render and validate.
     std::vector<core::ResourceSpec> specs;
     if (!destroying) specs = host.render();
+    phase_done("rendered the profile");
     (void)core::build_graph(specs).topological_order();
     std::set<std::string> types;
     std::set<std::string> desired;
@@ -330,8 +361,11 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     register_secrets(doc.resources, schemas);
     {
         std::vector<std::string> problems;
+        std::map<std::string, bool> has_validate;  // type → defines validate(r)
+        for (const auto& t : types) has_validate[t] = host.has_validate(t);
         for (const auto& s : specs) {
             for (auto& p : core::validate_properties(s.address(), schemas[s.type], s.props)) problems.push_back(std::move(p));
+            if (!has_validate[s.type]) continue;
             const Json resolved = core::resolve(core::apply_defaults(schemas[s.type], s.props), [&](const core::Ref& r) -> std::optional<Json> {
                 const auto it = doc.resources.find(r.address);
                 if (it == doc.resources.end()) return std::nullopt;
@@ -346,8 +380,9 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
         }
     }
 
+    phase_done("validated the desired state");
+
     // 4. Observe.
-    const auto t_observe = Clock::now();
     lua::LuaExecutor exec(host.options(), cluster, host.provider(), info);
     ObserveResult obs = observe(exec, types, doc.resources, desired, g.parallelism);
     for (const auto& e : obs.adopted) {
@@ -355,7 +390,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
         doc.resources[e.address] = e;
         state_dirty = true;
     }
-    util::log::debug("observed " + std::to_string(obs.observed.size()) + " objects in " + fmt_seconds(since(t_observe)));
+    phase_done(("observed " + std::to_string(obs.observed.size()) + " objects").c_str());
 
     // 5. Plan.
     core::Plan plan_built;
@@ -363,14 +398,21 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     core::PlanInput in;
     in.specs = std::move(specs);
     in.schemas = schemas;
-    in.state = doc.resources;
+    in.state = std::move(doc.resources);  // lent to the planner, taken back below
     in.observed = std::move(obs.observed);
     in.orphans = std::move(obs.orphans);
     in.orphan_types = std::move(obs.orphan_types);
     in.destroy = destroying;
-    plan_built = core::make_plan(in);
+    try {
+        plan_built = core::make_plan(in);
+    } catch (...) {
+        doc.resources = std::move(in.state);
+        throw;
+    }
+    doc.resources = std::move(in.state);
     }
     const core::Plan& plan = plan_built;
+    phase_done("planned");
     if (g.output == "json") {
         Json j = core::plan_to_json(plan, schemas);
         j["cluster"] = name;
@@ -378,6 +420,8 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     } else {
         std::cout << util::log::mask(core::render_plan(plan, schemas, {g.color, false}));
     }
+
+    phase_done("printed the plan");
 
     auto save_state = [&] {
         for (auto& [addr, e] : doc.resources) {

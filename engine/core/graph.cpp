@@ -2,70 +2,87 @@
 
 #include <algorithm>
 #include <functional>
+#include <queue>
+#include <set>
 
 #include <kengine/core/error.hpp>
 
 namespace kengine::core {
 
-namespace {
-const std::set<std::string> k_empty;
+size_t Graph::intern(const std::string& node) {
+    const auto [it, inserted] = m_index.try_emplace(node, m_names.size());
+    if (inserted) {
+        m_names.push_back(&it->first);  // unordered_map keys are stable across rehashing
+        m_deps.emplace_back();
+        m_rdeps.emplace_back();
+    }
+    return it->second;
 }
 
-void Graph::add_node(const std::string& node) {
-    m_deps[node];
-    m_rdeps[node];
-}
+void Graph::add_node(const std::string& node) { (void)intern(node); }
 
 void Graph::add_edge(const std::string& from, const std::string& to) {
-    add_node(from);
-    add_node(to);
-    m_deps[from].insert(to);
-    m_rdeps[to].insert(from);
+    const size_t f = intern(from);
+    const size_t t = intern(to);
+    auto& deps = m_deps[f];
+    if (std::find(deps.begin(), deps.end(), t) != deps.end()) return;
+    deps.push_back(t);
+    m_rdeps[t].push_back(f);
 }
 
-const std::set<std::string>& Graph::dependencies(const std::string& node) const {
-    const auto it = m_deps.find(node);
-    return it == m_deps.end() ? k_empty : it->second;
+std::vector<std::string> Graph::names_of(const std::vector<size_t>& nodes) const {
+    std::vector<std::string> out;
+    out.reserve(nodes.size());
+    for (const size_t n : nodes) out.push_back(*m_names[n]);
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
-const std::set<std::string>& Graph::dependents(const std::string& node) const {
-    const auto it = m_rdeps.find(node);
-    return it == m_rdeps.end() ? k_empty : it->second;
+std::vector<std::string> Graph::dependencies(const std::string& node) const {
+    const auto it = m_index.find(node);
+    return it == m_index.end() ? std::vector<std::string>{} : names_of(m_deps[it->second]);
+}
+
+std::vector<std::string> Graph::dependents(const std::string& node) const {
+    const auto it = m_index.find(node);
+    return it == m_index.end() ? std::vector<std::string>{} : names_of(m_rdeps[it->second]);
 }
 
 std::vector<std::string> Graph::find_cycle() const {
-    // Iterative-free DFS is fine for our sizes; recursion depth bounded by chain length, so
-    // use an explicit stack to survive 100k-long chains.
-    enum Color { white, grey, black };
-    std::map<std::string, Color> color;
-    std::map<std::string, std::string> parent;
-    for (const auto& [start, _] : m_deps) {
+    // Depth-first search with an explicit stack (chains of 100k nodes would overflow recursion).
+    enum Color : unsigned char { white, grey, black };
+    const size_t n = m_names.size();
+    std::vector<Color> color(n, white);
+    // Visit in address order so that the cycle reported is deterministic.
+    std::vector<size_t> starts(n);
+    for (size_t i = 0; i < n; ++i) starts[i] = i;
+    std::sort(starts.begin(), starts.end(), [&](size_t a, size_t b) { return *m_names[a] < *m_names[b]; });
+    for (const size_t start : starts) {
         if (color[start] != white) continue;
-        std::vector<std::pair<std::string, std::set<std::string>::const_iterator>> stack;
+        std::vector<std::pair<size_t, size_t>> stack;  // node, next edge to follow
         color[start] = grey;
-        stack.emplace_back(start, m_deps.at(start).begin());
+        stack.emplace_back(start, 0);
         while (!stack.empty()) {
-            auto& [node, it] = stack.back();
-            if (it == m_deps.at(node).end()) {
+            auto& [node, edge] = stack.back();
+            if (edge == m_deps[node].size()) {
                 color[node] = black;
                 stack.pop_back();
                 continue;
             }
-            const std::string next = *it;
-            ++it;
+            const size_t next = m_deps[node][edge++];
             if (color[next] == grey) {
                 std::vector<std::string> cycle;
                 bool on = false;
-                for (const auto& [n, _it] : stack) {
-                    if (n == next) on = true;
-                    if (on) cycle.push_back(n);
+                for (const auto& [s, _] : stack) {
+                    if (s == next) on = true;
+                    if (on) cycle.push_back(*m_names[s]);
                 }
-                cycle.push_back(next);
+                cycle.push_back(*m_names[next]);
                 return cycle;
             }
             if (color[next] == white) {
                 color[next] = grey;
-                stack.emplace_back(next, m_deps.at(next).begin());
+                stack.emplace_back(next, 0);
             }
         }
     }
@@ -73,22 +90,30 @@ std::vector<std::string> Graph::find_cycle() const {
 }
 
 std::vector<std::string> Graph::topological_order() const {
-    std::map<std::string, size_t> pending;
-    std::set<std::string> ready;
-    for (const auto& [node, deps] : m_deps) {
-        pending[node] = deps.size();
-        if (deps.empty()) ready.insert(node);
+    const size_t n = m_names.size();
+    // rank: position in address order, so that a min-heap of ranks yields the smallest address.
+    std::vector<size_t> by_rank(n);
+    for (size_t i = 0; i < n; ++i) by_rank[i] = i;
+    std::sort(by_rank.begin(), by_rank.end(), [&](size_t a, size_t b) { return *m_names[a] < *m_names[b]; });
+    std::vector<size_t> rank(n);
+    for (size_t r = 0; r < n; ++r) rank[by_rank[r]] = r;
+
+    std::vector<size_t> pending(n);
+    std::priority_queue<size_t, std::vector<size_t>, std::greater<>> ready;  // ranks
+    for (size_t i = 0; i < n; ++i) {
+        pending[i] = m_deps[i].size();
+        if (pending[i] == 0) ready.push(rank[i]);
     }
     std::vector<std::string> order;
-    order.reserve(m_deps.size());
+    order.reserve(n);
     while (!ready.empty()) {
-        const std::string node = *ready.begin();
-        ready.erase(ready.begin());
-        order.push_back(node);
-        for (const auto& d : m_rdeps.at(node))
-            if (--pending[d] == 0) ready.insert(d);
+        const size_t node = by_rank[ready.top()];
+        ready.pop();
+        order.push_back(*m_names[node]);
+        for (const size_t d : m_rdeps[node])
+            if (--pending[d] == 0) ready.push(rank[d]);
     }
-    if (order.size() != m_deps.size()) {
+    if (order.size() != n) {
         const auto cycle = find_cycle();
         std::string text;
         for (size_t i = 0; i < cycle.size(); ++i) text += (i ? " -> " : "") + cycle[i];
@@ -99,16 +124,13 @@ std::vector<std::string> Graph::topological_order() const {
 
 Graph build_graph(const std::vector<ResourceSpec>& specs) {
     Graph g;
-    std::set<std::string> known;
-    for (const auto& s : specs) known.insert(s.address());
+    for (const auto& s : specs) g.add_node(s.address());
     for (const auto& s : specs) {
         const auto addr = s.address();
-        g.add_node(addr);
         auto deps = referenced_addresses(s.props);
         deps.insert(s.depends_on.begin(), s.depends_on.end());
         for (const auto& d : deps) {
-            if (!known.count(d))
-                throw ConfigError(addr + ": refers to " + d + ", which the profile does not declare");
+            if (!g.contains(d)) throw ConfigError(addr + ": refers to " + d + ", which the profile does not declare");
             g.add_edge(addr, d);
         }
     }

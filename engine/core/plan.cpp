@@ -1,8 +1,12 @@
 #include <kengine/core/plan.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <kengine/core/error.hpp>
 
@@ -60,16 +64,21 @@ const Schema& schema_of(const std::map<std::string, Schema>& schemas, const std:
 
 Plan make_plan(const PlanInput& in) {
     Plan plan;
-    std::map<std::string, const ResourceSpec*> by_address;
-    for (const auto& s : in.specs) {
-        if (!by_address.emplace(s.address(), &s).second)
-            throw ConfigError("resource " + s.address() + " is declared twice");
-    }
-    std::map<std::string, Action> decided;
+    std::unordered_map<std::string_view, const ResourceSpec*> by_address;
+    by_address.reserve(in.specs.size());
+    std::vector<std::string> addresses;  // the specs' addresses (by_address's keys point here)
+    addresses.reserve(in.specs.size());
+    for (const auto& s : in.specs) addresses.push_back(s.address());
+    for (size_t i = 0; i < in.specs.size(); ++i)
+        if (!by_address.emplace(addresses[i], &in.specs[i]).second)
+            throw ConfigError("resource " + addresses[i] + " is declared twice");
+    // Addresses planned for create or replace: their outputs are not known before apply.
+    std::unordered_set<std::string_view> unknown_outputs;
 
     if (!in.destroy) {
         const Graph g = build_graph(in.specs);
         const auto order = g.topological_order();
+        plan.changes.reserve(order.size());
         for (const auto& addr : order) {
             const ResourceSpec& spec = *by_address.at(addr);
             const Schema& schema = schema_of(in.schemas, spec.type);
@@ -77,27 +86,27 @@ Plan make_plan(const PlanInput& in) {
             pc.address = addr;
             pc.type = spec.type;
             pc.name = spec.name;
-            pc.desired = apply_defaults(schema, spec.props);
-            pc.deps.assign(g.dependencies(addr).begin(), g.dependencies(addr).end());
+            Json desired = apply_defaults(schema, spec.props);
+            pc.deps = g.dependencies(addr);
             const OutputLookup lookup = [&](const Ref& r) -> std::optional<Json> {
-                const auto d = decided.find(r.address);
-                if (d != decided.end() && (d->second == Action::create || d->second == Action::replace)) return std::nullopt;
+                if (unknown_outputs.count(r.address)) return std::nullopt;
                 const auto st = in.state.find(r.address);
                 if (st == in.state.end()) return std::nullopt;
                 return output_of(st->second, r.output);
             };
-            pc.planned = resolve(pc.desired, lookup);
+            Json planned = resolve(desired, lookup);
             const auto st = in.state.find(addr);
             const auto ob = in.observed.find(addr);
-            if (st != in.state.end()) pc.prior = st->second;
-            if (st == in.state.end()) {
+            const StateEntry* entry = st != in.state.end() ? &st->second : nullptr;
+            const Json* observed = nullptr;
+            if (entry == nullptr) {
                 pc.action = Action::create;
             } else if (ob == in.observed.end()) {
                 pc.action = Action::create;
                 pc.reason = "it no longer exists (drift)";
             } else {
-                pc.observed = ob->second.props;
-                pc.changes = diff_properties(schema, pc.planned, ob->second.props);
+                observed = &observed_props(ob->second, entry);
+                pc.changes = diff_properties(schema, planned, *observed);
                 if (pc.changes.empty()) {
                     pc.action = Action::noop;
                 } else if (std::any_of(pc.changes.begin(), pc.changes.end(), [](const auto& c) { return c.forces_replace; })) {
@@ -106,18 +115,26 @@ Plan make_plan(const PlanInput& in) {
                     pc.action = Action::update;
                 }
             }
-            decided[addr] = pc.action;
+            // A noop carries no copies: apply skips it and the plan shows only its address.
+            if (pc.action != Action::noop) {
+                pc.desired = std::move(desired);
+                pc.planned = std::move(planned);
+                if (entry != nullptr) pc.prior = *entry;
+                if (observed != nullptr) pc.observed = *observed;
+            }
+            if (pc.action == Action::create || pc.action == Action::replace) unknown_outputs.insert(by_address.find(addr)->first);
             plan.changes.push_back(std::move(pc));
         }
     }
 
     // Removals: state entries no longer desired, and orphans. Dependents before dependencies.
-    std::vector<StateEntry> removals;
+    std::vector<const StateEntry*> removals;
     for (const auto& [addr, entry] : in.state)
-        if (in.destroy || !by_address.count(addr)) removals.push_back(entry);
+        if (in.destroy || !by_address.count(addr)) removals.push_back(&entry);
     std::set<std::string> orphan_addresses;
+    std::deque<StateEntry> orphan_entries;  // stable addresses for `removals`
     for (const auto& o : in.orphans) {
-        StateEntry e;
+        StateEntry& e = orphan_entries.emplace_back();
         const auto type_it = in.orphan_types.find(o.id);
         e.type = type_it != in.orphan_types.end() ? type_it->second : (o.address.empty() ? "" : split_address(o.address).value_or(std::make_pair(std::string(), std::string())).first);
         e.id = o.id;
@@ -126,24 +143,23 @@ Plan make_plan(const PlanInput& in) {
         e.props = o.props;
         e.outputs = o.outputs.is_null() ? Json{{"id", o.id}} : o.outputs;
         orphan_addresses.insert(e.address);
-        removals.push_back(e);
+        removals.push_back(&e);
     }
     Graph rg;
-    std::set<std::string> removal_set;
-    for (const auto& e : removals) removal_set.insert(e.address);
-    for (const auto& e : removals) {
-        rg.add_node(e.address);
+    std::unordered_map<std::string_view, const StateEntry*> removal_by_addr;
+    removal_by_addr.reserve(removals.size());
+    for (const StateEntry* e : removals) removal_by_addr.emplace(e->address, e);
+    for (const StateEntry* e : removals) {
+        rg.add_node(e->address);
         // Reverse edges: a dependency is removed after its dependents.
-        for (const auto& d : e.deps)
-            if (removal_set.count(d)) rg.add_edge(d, e.address);
+        for (const auto& d : e->deps)
+            if (removal_by_addr.count(d)) rg.add_edge(d, e->address);
     }
-    std::map<std::string, const StateEntry*> removal_by_addr;
-    for (const auto& e : removals) removal_by_addr[e.address] = &e;
     std::vector<std::string> rorder;
     try {
         rorder = rg.topological_order();
     } catch (const ConfigError&) {
-        for (const auto& e : removals) rorder.push_back(e.address);  // state deps are acyclic in practice
+        for (const StateEntry* e : removals) rorder.push_back(e->address);  // state deps are acyclic in practice
     }
     for (const auto& addr : rorder) {
         const StateEntry& e = *removal_by_addr.at(addr);
@@ -155,7 +171,7 @@ Plan make_plan(const PlanInput& in) {
         pc.prior = e;
         pc.deps = e.deps;
         const auto ob = in.observed.find(addr);
-        if (ob != in.observed.end()) pc.observed = ob->second.props;
+        if (ob != in.observed.end()) pc.observed = observed_props(ob->second, &e);
         if (orphan_addresses.count(addr)) pc.reason = "tagged for this cluster but not in state (orphan)";
         else if (!in.destroy) pc.reason = "no longer in the profile";
         plan.changes.push_back(std::move(pc));

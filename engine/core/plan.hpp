@@ -26,6 +26,8 @@ struct PlannedChange {
     std::string address;
     std::string type;
     std::string name;
+    // The four below are left empty for a noop (apply skips it; the plan shows its address
+    // only), so that a plan of many unchanged resources holds no copies of them.
     Json desired = Json::object();      ///< spec props with defaults (may hold references)
     Json planned = Json::object();      ///< desired resolved with what is known now
     std::optional<StateEntry> prior;    ///< state entry (or adopted/orphan object), if any

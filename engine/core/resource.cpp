@@ -15,7 +15,7 @@ Json entry_to_json(const StateEntry& e) {
                 {"props", e.props},     {"outputs", e.outputs}, {"deps", e.deps}, {"sensitive", e.sensitive}};
 }
 
-StateEntry entry_from_json(const Json& j) {
+StateEntry entry_from_json(Json j) {
     if (!j.is_object()) throw std::runtime_error("resource entry is not a mapping");
     StateEntry e;
     auto str = [&](const char* k) -> std::string {
@@ -26,8 +26,8 @@ StateEntry entry_from_json(const Json& j) {
     e.type = str("type");
     e.name = str("name");
     e.id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : "";
-    e.props = j.value("props", Json::object());
-    e.outputs = j.value("outputs", Json::object());
+    if (auto it = j.find("props"); it != j.end() && !it->is_null()) e.props = std::move(*it);
+    if (auto it = j.find("outputs"); it != j.end() && !it->is_null()) e.outputs = std::move(*it);
     if (j.contains("deps") && j["deps"].is_array())
         for (const auto& d : j["deps"])
             if (d.is_string()) e.deps.push_back(d.get<std::string>());

@@ -51,7 +51,15 @@ struct Observation {
     std::string address;           ///< from the object's address tag; may be empty
     Json props = Json::object();
     Json outputs;                  ///< optional extra outputs (null if none)
+    /// The observed props equal those of the state entry as applied: `props` is then left
+    /// empty and readers take the entry's (observed_props) — one copy less per unchanged object.
+    bool matches_state = false;
 };
+
+/// The props an observation reports: its own, or the state entry's when it matches_state.
+inline const Json& observed_props(const Observation& ob, const StateEntry* entry) {
+    return ob.matches_state && entry != nullptr ? entry->props : ob.props;
+}
 
 /// address → entry, ordered by address.
 using StateMap = std::map<std::string, StateEntry>;
@@ -60,8 +68,9 @@ using StateMap = std::map<std::string, StateEntry>;
 std::optional<std::pair<std::string, std::string>> split_address(const std::string& address);
 
 /// Entry → JSON object (the state document's shape) and back. Throws std::runtime_error on a
-/// malformed entry.
+/// malformed entry. entry_from_json takes its argument by value: pass an rvalue to move the
+/// props and outputs instead of copying them.
 Json entry_to_json(const StateEntry& e);
-StateEntry entry_from_json(const Json& j);
+StateEntry entry_from_json(Json j);
 
 }  // namespace kengine::core

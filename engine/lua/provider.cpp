@@ -91,8 +91,21 @@ std::vector<std::string> type_names(lua_State* L, int p) {
     return names;
 }
 
-Json entry_table(const core::StateEntry& e) {
-    return Json{{"address", e.address}, {"type", e.type}, {"name", e.name}, {"id", e.id}, {"props", e.props}, {"outputs", e.outputs}};
+/// Push a state entry as the table providers get: {address, type, name, id, props, outputs}.
+void push_entry(lua_State* L, const core::StateEntry& e) {
+    lua_createtable(L, 0, 6);
+    auto set_string = [&](const char* key, const std::string& v) {
+        lua_pushlstring(L, v.data(), v.size());
+        lua_setfield(L, -2, key);
+    };
+    set_string("address", e.address);
+    set_string("type", e.type);
+    set_string("name", e.name);
+    set_string("id", e.id);
+    push_json(L, e.props);
+    lua_setfield(L, -2, "props");
+    push_json(L, e.outputs);
+    lua_setfield(L, -2, "outputs");
 }
 
 }  // namespace
@@ -280,6 +293,16 @@ const core::Schema& ProfileHost::schema(const std::string& type) {
     return m_schemas[type] = std::move(s);
 }
 
+bool ProfileHost::has_validate(const std::string& type) {
+    lua_State* L = m_state.get();
+    const int top = lua_gettop(L);
+    push_type(type);
+    bool yes = false;
+    if (lua_istable(L, -1)) yes = lua_getfield(L, -1, "validate") == LUA_TFUNCTION;
+    lua_settop(L, top);
+    return yes;
+}
+
 std::optional<std::string> ProfileHost::validate(const core::ResourceSpec& spec, const Json& resolved) {
     lua_State* L = m_state.get();
     push_type(spec.type);
@@ -426,7 +449,7 @@ bool LuaExecutor::has_observe_all(size_t i, const std::string& type) {
 }
 
 std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i, const std::string& type,
-                                                                        const std::vector<core::StateEntry>& entries) {
+                                                                        const std::vector<const core::StateEntry*>& entries) {
     Slot& s = slot(i);
     std::lock_guard lock(s.mutex);
     lua_State* L = s.state.get();
@@ -443,17 +466,28 @@ std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i,
         lua_rawgeti(L, LUA_REGISTRYINDEX, s.ctx_ref);
         lua_createtable(L, static_cast<int>(entries.size()), 0);
         lua_Integer k = 0;
-        for (const auto& e : entries) {
-            push_json(L, entry_table(e));
+        for (const core::StateEntry* e : entries) {
+            push_entry(L, *e);
             lua_rawseti(L, -2, ++k);
         }
         call(L, 2, 1);
-        Json out = to_json(L, -1, type + ".observe_all result");
-        lua_settop(L, top);
-        lua_gc(L, LUA_GCCOLLECT, 0);
+        // Convert item by item: the result is never held twice (as Lua tables and as one JSON
+        // array) in full.
         std::vector<core::Observation> obs;
-        if (out.is_array()) {
-            for (auto& o : out) {
+        const int result = lua_gettop(L);
+        if (lua_istable(L, result)) {
+            const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, result));
+            lua_pushnil(L);
+            const bool has_keys = lua_next(L, result) != 0;
+            if (has_keys) lua_pop(L, 2);
+            if (has_keys && n == 0) throw ProviderError(type + ".observe_all must return a list");
+            obs.reserve(static_cast<size_t>(n));
+            for (lua_Integer j = 1; j <= n; ++j) {
+                lua_rawgeti(L, result, j);
+                Json o = to_json(L, -1, type + ".observe_all result[" + std::to_string(j) + "]");
+                lua_pop(L, 1);
+                lua_pushnil(L);
+                lua_rawseti(L, result, j);  // the converted item is garbage now
                 if (!o.is_object() || !o.contains("id") || !o["id"].is_string())
                     throw ProviderError(type + ".observe_all: every item needs a string id");
                 core::Observation ob;
@@ -463,9 +497,11 @@ std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i,
                 ob.outputs = o.contains("outputs") ? std::move(o["outputs"]) : Json();
                 obs.push_back(std::move(ob));
             }
-        } else if (!(out.is_null() || (out.is_object() && out.empty()))) {
+        } else if (!lua_isnil(L, result)) {
             throw ProviderError(type + ".observe_all must return a list");
         }
+        lua_settop(L, top);
+        lua_gc(L, LUA_GCCOLLECT, 0);
         return obs;
     } catch (...) {
         lua_settop(L, top);
@@ -485,7 +521,7 @@ std::optional<Json> LuaExecutor::observe(size_t i, const core::StateEntry& e) {
         lua_remove(L, -2);
         if (!lua_isfunction(L, -1)) throw ProviderError("resource type '" + e.type + "' has neither observe nor observe_all");
         lua_rawgeti(L, LUA_REGISTRYINDEX, s.ctx_ref);
-        push_json(L, entry_table(e));
+        push_entry(L, e);
         call(L, 2, 1);
         const Json out = to_json(L, -1, e.address + " observe result");
         lua_settop(L, top);

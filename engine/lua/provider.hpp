@@ -48,6 +48,8 @@ public:
     /// Schemas of every type seen so far.
     [[nodiscard]] const std::map<std::string, core::Schema>& schemas() const { return m_schemas; }
 
+    /// Whether the type defines the optional validate(r) (false for an unknown type).
+    bool has_validate(const std::string& type);
     /// Run the type's optional validate(r) on resolved props; returns the error message if it raised.
     std::optional<std::string> validate(const core::ResourceSpec& spec, const Json& resolved_props);
 
@@ -82,9 +84,11 @@ public:
     /// create/update/delete (core::Executor).
     Json execute(size_t slot, const core::StepRequest& request) override;
 
-    /// Bulk observation of one type: nullopt if the type has no observe_all.
+    /// Bulk observation of one type: nullopt if the type has no observe_all. `entries` are the
+    /// state entries of that type (not copied; they must outlive the call). Throws
+    /// ProviderError on a malformed result, ScriptError on a Lua error.
     std::optional<std::vector<core::Observation>> observe_all(size_t slot, const std::string& type,
-                                                              const std::vector<core::StateEntry>& entries);
+                                                              const std::vector<const core::StateEntry*>& entries);
     /// Per-resource observation: props, or nullopt if the object is gone.
     std::optional<Json> observe(size_t slot, const core::StateEntry& entry);
     /// True if the type defines observe_all.

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include <random>
-#include <regex>
 
 #include <kengine/core/error.hpp>
 
@@ -21,7 +20,7 @@ Json to_json(const Document& doc) {
     return out;
 }
 
-Document from_json(const Json& tree) {
+Document from_json(Json tree) {
     if (!tree.is_object()) throw StateError("state document is not a mapping");
     Document d;
     if (!tree.contains("version") || !tree["version"].is_number_integer()) throw StateError("state document has no integer 'version'");
@@ -37,11 +36,12 @@ Document from_json(const Json& tree) {
     if (tree.contains("resources") && !tree["resources"].is_null()) {
         if (!tree["resources"].is_array()) throw StateError("state 'resources' is not a list");
         size_t i = 0;
-        for (const auto& r : tree["resources"]) {
+        for (auto& r : tree["resources"]) {
             ++i;
             try {
-                auto e = core::entry_from_json(r);
-                d.resources[e.address] = e;
+                auto e = core::entry_from_json(std::move(r));
+                std::string address = e.address;
+                d.resources.insert_or_assign(std::move(address), std::move(e));
             } catch (const std::exception& ex) {
                 throw StateError("state resources[" + std::to_string(i) + "]: " + ex.what());
             }
@@ -52,27 +52,64 @@ Document from_json(const Json& tree) {
 
 namespace {
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/// Length of the run of digits at s[i…].
+size_t digits_at(const std::string& s, size_t i) {
+    size_t n = 0;
+    while (i + n < s.size() && is_digit(s[i + n])) ++n;
+    return n;
+}
+
+/// YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution) integer:
+/// [-+]?[0-9]+
+bool is_core_int(const std::string& s) {
+    const size_t sign = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    const size_t n = digits_at(s, sign);
+    return n > 0 && sign + n == s.size();
+}
+
+/// YAML 1.2 core schema float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_core_float(const std::string& s) {
+    size_t i = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    const size_t whole = digits_at(s, i);
+    i += whole;
+    if (i < s.size() && s[i] == '.') {
+        const size_t frac = digits_at(s, i + 1);
+        if (whole == 0 && frac == 0) return false;
+        i += 1 + frac;
+    } else if (whole == 0) {
+        return false;
+    }
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+        const size_t exp = digits_at(s, i);
+        if (exp == 0) return false;
+        i += exp;
+    }
+    return i == s.size();
+}
+
 /// YAML 1.2 core schema resolution of a plain (unquoted) scalar.
-Json plain_scalar(const std::string& s) {
-    static const std::regex k_int(R"([-+]?[0-9]+)");
-    static const std::regex k_float(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+Json plain_scalar(std::string s) {
     if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
     const char c = s[0];
     if (c == 't' || c == 'T' || c == 'f' || c == 'F') {
         if (s == "true" || s == "True" || s == "TRUE") return true;
         if (s == "false" || s == "False" || s == "FALSE") return false;
-        return s;
+        return Json(std::move(s));
     }
-    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.')) return s;
-    if (std::regex_match(s, k_int)) {
+    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.')) return Json(std::move(s));
+    if (is_core_int(s)) {
         try {
             return std::stoll(s);
         } catch (...) {
-            return s;
+            return Json(std::move(s));
         }
     }
-    if (std::regex_match(s, k_float)) return std::stod(s);
-    return s;
+    if (is_core_float(s)) return std::stod(s);
+    return Json(std::move(s));
 }
 
 /// Would `s`, written as a plain scalar, read back as anything but this string? Conservative:
@@ -148,9 +185,9 @@ public:
                         break;
                     case YAML_SCALAR_EVENT: {
                         if (ev.data.scalar.anchor) anchor = reinterpret_cast<const char*>(ev.data.scalar.anchor);
-                        const std::string text(reinterpret_cast<const char*>(ev.data.scalar.value), ev.data.scalar.length);
+                        std::string text(reinterpret_cast<const char*>(ev.data.scalar.value), ev.data.scalar.length);
                         const bool plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && ev.data.scalar.tag == nullptr;
-                        add(plain ? plain_scalar(text) : Json(text), anchor);
+                        add(plain ? plain_scalar(std::move(text)) : Json(std::move(text)), anchor);
                         break;
                     }
                     case YAML_SEQUENCE_START_EVENT:

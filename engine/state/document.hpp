@@ -26,8 +26,9 @@ struct Document {
 
 /// Document → JSON tree.
 Json to_json(const Document& doc);
-/// JSON tree → Document. Throws kengine::StateError naming what is wrong.
-Document from_json(const Json& tree);
+/// JSON tree → Document (moves the entries out of `tree`; pass an rvalue to avoid a copy).
+/// Throws kengine::StateError naming what is wrong.
+Document from_json(Json tree);
 
 /// YAML text ↔ JSON tree (yaml-cpp). Plain scalars that look like integers, floats, booleans
 /// or null (YAML 1.2 core schema) become those types; quoted scalars stay strings.

@@ -93,11 +93,13 @@ std::optional<Document> FileStore::load() const {
     if (!fs::exists(path, ec)) return std::nullopt;
     std::ifstream in(path, std::ios::binary);
     if (!in) throw StateError("cannot read state file " + path.string());
-    std::stringstream buf;
-    buf << in.rdbuf();
+    std::string text;
+    text.resize(static_cast<size_t>(fs::file_size(path)));
+    if (!in.read(text.data(), static_cast<std::streamsize>(text.size()))) throw StateError("cannot read state file " + path.string());
     try {
-        const Json tree = yaml_to_json(buf.str());
-        return from_json(tree);
+        Json tree = yaml_to_json(text);
+        text = std::string();
+        return from_json(std::move(tree));
     } catch (const StateError& e) {
         throw StateError("refusing corrupt state file " + path.string() + ": " + e.what() +
                          " (it is left untouched; fix it or restore a state.yaml.<serial>.backup beside it)");
