@@ -1,5 +1,6 @@
 #include <kengine/cli/reconcile.hpp>
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -45,6 +46,21 @@ long rss_mib() {
     long pages = 0, resident = 0;
     if (!(in >> pages >> resident)) return 0;
     return resident * ::sysconf(_SC_PAGESIZE) / (1024 * 1024);
+}
+
+/// Bytes the allocator has handed out and not yet taken back, in MiB, when the allocator is
+/// jemalloc (its "stats.allocated", http://jemalloc.net/jemalloc.3.html); -1 otherwise.
+long allocated_mib() {
+    using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+    static const auto mallctl = reinterpret_cast<Mallctl>(::dlsym(RTLD_DEFAULT, "mallctl"));
+    if (mallctl == nullptr) return -1;
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    mallctl("epoch", &epoch, &len, &epoch, len);  // refresh the statistics
+    size_t allocated = 0;
+    len = sizeof allocated;
+    if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0) return -1;
+    return static_cast<long>(allocated / (1024 * 1024));
 }
 
 std::string new_run_id() { return state::new_lineage(); }
@@ -312,7 +328,11 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     auto phase_done = [&](const char* what) {
         if (util::log::level() > util::log::Level::debug) return;
         char took[96];
-        std::snprintf(took, sizeof took, " in %.3fs (RSS %ld MiB)", since(t_phase), rss_mib());
+        const long allocated = allocated_mib();
+        if (allocated >= 0)
+            std::snprintf(took, sizeof took, " in %.3fs (RSS %ld MiB, allocated %ld MiB)", since(t_phase), rss_mib(), allocated);
+        else
+            std::snprintf(took, sizeof took, " in %.3fs (RSS %ld MiB)", since(t_phase), rss_mib());
         util::log::debug(what + std::string(took));
         t_phase = Clock::now();  // the time spent here is not charged to the next phase
     };
