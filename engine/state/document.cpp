@@ -1,6 +1,5 @@
 #include <kengine/state/document.hpp>
 
-#include <yaml-cpp/yaml.h>
 #include <yaml.h>
 
 #include <cctype>
@@ -234,38 +233,94 @@ private:
     yaml_parser_t m_parser{};
 };
 
-void emit(YAML::Emitter& out, const Json& v) {
-    switch (v.type()) {
-        case Json::value_t::null: out << YAML::Null; break;
-        case Json::value_t::boolean: out << v.get<bool>(); break;
-        case Json::value_t::number_integer: out << v.get<long long>(); break;
-        case Json::value_t::number_unsigned: out << v.get<unsigned long long>(); break;
-        case Json::value_t::number_float: out << v.get<double>(); break;
-        case Json::value_t::string: {
-            const auto& s = v.get_ref<const std::string&>();
-            if (s.find('\n') != std::string::npos) out << YAML::Literal << s;
-            else if (needs_quotes(s)) out << YAML::DoubleQuoted << s;
-            else out << s;
-            break;
-        }
-        case Json::value_t::array:
-            out << YAML::BeginSeq;
-            for (const auto& c : v) emit(out, c);
-            out << YAML::EndSeq;
-            break;
-        case Json::value_t::object:
-            out << YAML::BeginMap;
-            for (const auto& [k, c] : v.items()) {
-                out << YAML::Key;
-                if (needs_quotes(k)) out << YAML::DoubleQuoted;
-                out << k << YAML::Value;
-                emit(out, c);
-            }
-            out << YAML::EndMap;
-            break;
-        default: out << YAML::Null; break;
+/// JSON tree → YAML text through libyaml's event emitter (https://pyyaml.org/wiki/LibYAML).
+/// kengine chooses each string's style (needs_quotes) so that it reads back as a string;
+/// libyaml falls back to a quoted style by itself where plain or literal is not allowed.
+class EventEmitter {
+public:
+    EventEmitter() {
+        yaml_emitter_initialize(&m_emitter);
+        yaml_emitter_set_output(&m_emitter, &EventEmitter::write, &m_out);
+        yaml_emitter_set_unicode(&m_emitter, 1);
+        yaml_emitter_set_indent(&m_emitter, 2);
+        yaml_emitter_set_width(&m_emitter, -1);  // never fold long lines
     }
-}
+    ~EventEmitter() { yaml_emitter_delete(&m_emitter); }
+    EventEmitter(const EventEmitter&) = delete;
+    EventEmitter& operator=(const EventEmitter&) = delete;
+
+    std::string document(const Json& tree) {
+        yaml_event_t ev;
+        yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+        emit(ev);
+        yaml_document_start_event_initialize(&ev, nullptr, nullptr, nullptr, 1);
+        emit(ev);
+        value(tree);
+        yaml_document_end_event_initialize(&ev, 1);
+        emit(ev);
+        yaml_stream_end_event_initialize(&ev);
+        emit(ev);
+        return std::move(m_out);
+    }
+
+private:
+    static int write(void* data, unsigned char* buffer, size_t size) {
+        static_cast<std::string*>(data)->append(reinterpret_cast<const char*>(buffer), size);
+        return 1;
+    }
+    void emit(yaml_event_t& ev) {
+        if (!yaml_emitter_emit(&m_emitter, &ev))
+            throw StateError(std::string("YAML emitter: ") + (m_emitter.problem ? m_emitter.problem : "cannot write the document"));
+    }
+    void scalar(const std::string& text, yaml_scalar_style_t style) {
+        yaml_event_t ev;
+        yaml_scalar_event_initialize(&ev, nullptr, nullptr, reinterpret_cast<const yaml_char_t*>(text.data()), static_cast<int>(text.size()),
+                                     1, 1, style);
+        emit(ev);
+    }
+    void string(const std::string& s) {
+        if (s.find('\n') != std::string::npos) scalar(s, YAML_LITERAL_SCALAR_STYLE);
+        else scalar(s, needs_quotes(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE);
+    }
+    void value(const Json& v) {
+        yaml_event_t ev;
+        switch (v.type()) {
+            case Json::value_t::string: string(v.get_ref<const std::string&>()); break;
+            case Json::value_t::array:
+                yaml_sequence_start_event_initialize(&ev, nullptr, nullptr, 1, YAML_BLOCK_SEQUENCE_STYLE);
+                emit(ev);
+                for (const auto& c : v) value(c);
+                yaml_sequence_end_event_initialize(&ev);
+                emit(ev);
+                break;
+            case Json::value_t::object:
+                yaml_mapping_start_event_initialize(&ev, nullptr, nullptr, 1, YAML_BLOCK_MAPPING_STYLE);
+                emit(ev);
+                for (const auto& [k, c] : v.items()) {
+                    string(k);
+                    value(c);
+                }
+                yaml_mapping_end_event_initialize(&ev);
+                emit(ev);
+                break;
+            case Json::value_t::number_float: {
+                // Shortest text that reads back as the same double, always with a '.' or an
+                // exponent so that it stays a float (YAML 1.2 core schema).
+                std::string text = v.dump();
+                if (text.find_first_of(".eE") == std::string::npos && text != "null") text += ".0";
+                scalar(text, YAML_PLAIN_SCALAR_STYLE);
+                break;
+            }
+            case Json::value_t::discarded:
+            case Json::value_t::binary:
+            case Json::value_t::null: scalar("null", YAML_PLAIN_SCALAR_STYLE); break;
+            default: scalar(v.dump(), YAML_PLAIN_SCALAR_STYLE); break;  // booleans and integers
+        }
+    }
+
+    yaml_emitter_t m_emitter{};
+    std::string m_out;
+};
 
 }  // namespace
 
@@ -275,10 +330,8 @@ Json yaml_to_json(const std::string& text) {
 }
 
 std::string json_to_yaml(const Json& tree) {
-    YAML::Emitter out;
-    out.SetIndent(2);
-    emit(out, tree);
-    return std::string(out.c_str()) + "\n";
+    EventEmitter emitter;
+    return emitter.document(tree);
 }
 
 std::string new_lineage() {

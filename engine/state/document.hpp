@@ -5,7 +5,8 @@
 //   serial: <increments on every write>
 //   cluster: <name>
 //   resources: [ {address, type, name, id, props, outputs, deps}, ... ]   (sorted by address)
-// Stored as YAML (yaml-cpp); `-o json` shows the same tree as JSON.
+// Stored as YAML (read and written with libyaml's event API); `-o json` shows the same tree as
+// JSON.
 #include <string>
 
 #include <kengine/core/resource.hpp>
@@ -30,9 +31,11 @@ Json to_json(const Document& doc);
 /// Throws kengine::StateError naming what is wrong.
 Document from_json(Json tree);
 
-/// YAML text ↔ JSON tree (yaml-cpp). Plain scalars that look like integers, floats, booleans
+/// YAML text ↔ JSON tree (libyaml events; no node tree in between). Plain scalars that look like integers, floats, booleans
 /// or null (YAML 1.2 core schema) become those types; quoted scalars stay strings.
-/// Throws kengine::StateError with line:column on malformed YAML.
+/// Strings are written plain when they read back as the same string, else double-quoted;
+/// multi-line strings as literal blocks. Throws kengine::StateError with line:column on
+/// malformed YAML.
 Json yaml_to_json(const std::string& text);
 std::string json_to_yaml(const Json& tree);
 
