@@ -307,7 +307,7 @@ TEST_CASE("the etcd profile renders a CA, certificates per member and member scr
                                 "kengine_file.etcd-client-key", "ssh_script.etcd-etcd-3"})
         CHECK(contains(r.out, "address: " + a + "\n"));
     // Member 2 waits for member 1 (and its machine); it knows the others' client URLs.
-    CHECK(contains(r.out, "address: ssh_script.etcd-etcd-2\n  depends_on:\n    - local_machine.etcd-2\n    - ssh_script.etcd-etcd-1\n"));
+    CHECK(contains(r.out, "address: ssh_script.etcd-etcd-2\n  depends_on:\n  - local_machine.etcd-2\n  - ssh_script.etcd-etcd-1\n"));
     CHECK(contains(r.out, "ETCD_PEERS: https://10.99.0.11:2379 https://10.99.0.13:2379\n"));
     CHECK(contains(r.out, "NAME=\"demo-etcd-2\"\n"));
     CHECK(contains(r.out, "ADDRESS=\"10.99.0.12\"\n"));
