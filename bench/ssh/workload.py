@@ -11,11 +11,12 @@ Tools (each one process, timed from start to exit):
   ansible+pipe     the same with pipelining=True and ControlPersist=60s (cold: the control
                    masters are closed after every repetition)
   kengine          `kengine run bench/ssh/profile.lua --parallelism K`: K built-in ssh_script
-                   resources (connect with libssh, script on stdin into a temp file, bash it),
-                   fresh state each repetition
+                   resources (connect with libssh, script on stdin, read whole and run by
+                   bash), fresh state each repetition
 Every ssh client uses the bench key, root, and the hosts' pinned key (known_hosts) — except
 kengine, which trusts on first use and records the key; pssh and ansible get the same
-known_hosts file.
+known_hosts file. The hosts have Debian's default root ~/.bashrc, not this machine's (see
+bench/ssh/hosts: bash reads it for every SSH command, of every tool).
 
     workload.py --kengine BIN --out result.json [--ks 1,10,50] [--reps 5] [--tools ...]
 """

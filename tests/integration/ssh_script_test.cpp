@@ -90,12 +90,13 @@ unsigned mode_of(const fs::path& p) {
 }
 
 struct Box {
-    std::unique_ptr<Sshd> sshd = std::make_unique<Sshd>();
+    std::unique_ptr<Sshd> sshd;
     fs::path dir;     // sandbox: profile, provider, .kengine/
     fs::path remote;  // what scripts on the "remote" host write (same filesystem)
     std::map<std::string, std::string> env;
 
-    explicit Box(const std::string& tag) {
+    explicit Box(const std::string& tag, Sshd::Config sshd_config = {})
+        : sshd(std::make_unique<Sshd>(std::move(sshd_config))) {
         dir = fs::temp_directory_path() / ("kengine-sshbox-" + tag + "-" + std::to_string(::getpid()));
         fs::remove_all(dir);
         fs::create_directories(dir / "sshbox");
@@ -236,6 +237,77 @@ TEST_CASE("a failing script fails the apply with its exit status and last lines,
     // Rolled back: nothing left in state, no local files.
     CHECK(box.kengine({"state", "list"}).out.empty());
     CHECK_FALSE(fs::exists(box.state() / "pki/ca.pem"));
+}
+
+TEST_CASE("a script's commands read an empty stdin, not the script, and the script never lands in a file",
+          "[integration][ssh_script]") {
+    Box box("stdin");
+    // The probe is a literal of the script's text, far past the plan's preview of the script:
+    // a copy of the script in a file directly in /tmp or /var/tmp (where mktemp puts one)
+    // would contain it while the script runs.
+    const std::string probe = "kengine-script-probe-" + std::to_string(::getpid()) + "-text";
+    const std::string script =
+        "if IFS= read -r line; then echo \"stdin-gave:[$line]\"; else echo stdin-eof; fi\n"
+        "echo \"stdin-is:$(readlink /proc/self/fd/0)\"\n"
+        "cat >/dev/null; echo after-read-$((6*7))\n"
+        "echo \"args:$#\"\n"
+        "if find /tmp /var/tmp -maxdepth 1 -type f -mmin -30 -exec grep -qsF -- '" + probe +
+        "' {} ';' -print 2>/dev/null | grep -q .; then echo script-in-a-file; else echo script-in-no-file; fi\n"
+        "echo ok >" + (box.remote / "ran").string() + "\n"
+        "nosuchcommand-kengine 2>&1 | sed 's/^/error-line:/'; true";
+    const auto r = box.kengine({"run", box.profile(), "--yes"}, {{"SSHBOX_SCRIPT", script}});
+    INFO(r.describe());
+    REQUIRE(r.exit_code == 0);
+    const auto log = slurp(box.log());
+    INFO(log);
+    CHECK(contains(log, "stdin-eof"));
+    CHECK_FALSE(contains(log, "stdin-gave"));
+    CHECK(contains(log, "stdin-is:/dev/null"));
+    CHECK(contains(log, "after-read-42"));  // `cat` ate nothing of the script either
+    CHECK(contains(log, "args:0"));
+    CHECK(contains(log, "script-in-no-file"));
+    CHECK_FALSE(contains(log, "script-in-a-file"));
+    // bash names the script "kengine-script" in its messages, with the line number.
+    CHECK(contains(log, "error-line:kengine-script: line 7: nosuchcommand-kengine: command not found"));
+}
+
+TEST_CASE("the script's bash does not read the login user's ~/.bashrc a second time", "[integration][ssh_script]") {
+    // sshd runs every command with the user's shell, which (Debian's bash) reads ~/.bashrc
+    // first; the bash running the script must not read it again (it is no login shell).
+    struct RemoveAtEnd {
+        fs::path path;
+        ~RemoveAtEnd() {
+            std::error_code ec;
+            fs::remove_all(path, ec);
+        }
+    };
+    const RemoveAtEnd home{fs::temp_directory_path() / ("kengine-sshbox-home-" + std::to_string(::getpid()))};
+    fs::create_directories(home.path);
+    std::ofstream(home.path / ".bashrc") << "echo \"bashrc-read-by:$0\" >&2\n";
+    Box box("bashrc", Sshd::Config{.extra_config = {"SetEnv HOME=" + home.path.string()}});
+    const auto r = box.kengine({"run", box.profile(), "--yes"});
+    INFO(r.describe());
+    REQUIRE(r.exit_code == 0);
+    const auto log = slurp(box.log());
+    INFO(log);
+    CHECK(contains(log, "script-stdout-42"));
+    CHECK(contains(log, "bashrc-read-by:bash"));  // the login shell's, so the file is in use
+    CHECK_FALSE(contains(log, "bashrc-read-by:kengine-script"));
+}
+
+TEST_CASE("a script's exit status, stderr and env reach the failure message", "[integration][ssh_script]") {
+    Box box("status");
+    // A subshell's status is the script's to handle; `exit` in the middle ends the script.
+    const std::string script = "echo \"greeting=[$GREETING]\" >&2; echo ok >" + (box.remote / "ran").string() +
+                               "; (exit 5); rc=$?; echo \"sub=$rc\"; exit 9; echo never-printed";
+    const auto r = box.kengine({"run", box.profile(), "--yes"}, {{"SSHBOX_SCRIPT", script}});
+    INFO(r.describe());
+    CHECK(r.exit_code == 3);
+    CHECK(contains(r.err, "script on 127.0.0.1 failed (exit status 9)"));
+    CHECK(contains(r.err, "greeting=[hello from kengine]"));
+    const auto log = slurp(box.log());
+    CHECK(contains(log, "sub=5"));
+    CHECK_FALSE(contains(log, "never-printed"));
 }
 
 TEST_CASE("a failing check makes the next plan run the script again", "[integration][ssh_script]") {

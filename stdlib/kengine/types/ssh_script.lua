@@ -9,10 +9,11 @@
 ---  error naming the host and both fingerprints; absent: trust on first use);
 ---* `files` (sensitive) = { { path, content, mode = "0644", owner = nil }, ... } uploaded
 ---  first (atomically; parent folders are created);
----* `script` (required): bash script run on the host (uploaded to a temporary file, run with
----  `bash`, removed); `env` (map): variables exported for it (as `export K='V'` before the
----  command: sshd's AcceptEnv is not needed); `sudo` (boolean): run it and install the files
----  with `sudo -n` (for a non-root `user`);
+---* `script` (required): bash script run on the host (sent on the SSH channel's stdin, read
+---  whole by `bash` and evaluated, never written to a file; its commands get /dev/null as
+---  stdin; `$0` is "kengine-script"); `env` (map): variables exported for it (as
+---  `export K='V'` before the command: sshd's AcceptEnv is not needed); `sudo` (boolean): run
+---  it and install the files with `sudo -n` (for a non-root `user`);
 ---* `volatile_env` (map): exported like `env` (and for `teardown` and `check`), but never
 ---  compared: a change does not run the script again. For facts a script needs only when it
 ---  runs, which change with unrelated resources — e.g. the current peers of a cluster member,
@@ -74,19 +75,29 @@ local k_tail_lines = 20
 
 -- ---- helpers shared with ssh_file ----------------------------------------------------------
 
--- Absolute folder of the cluster's state (ctx.state_dir is relative to kengine's working
--- folder). Cached in ctx.
-local function state_dir(ctx)
-  if not ctx.kengine_state_dir then
-    local dir = ctx.state_dir or ".kengine"
-    if dir:sub(1, 1) ~= "/" then
-      local r = exec.run { argv = { "realpath", "-m", "--", dir }, timeout = 30 }
-      if r.status ~= 0 then error("ssh_script: cannot resolve the state folder " .. dir .. ": " .. r.stderr, 0) end
-      dir = (r.stdout:gsub("%s+$", ""))
-    end
-    ctx.kengine_state_dir = dir
+-- `path` made absolute for messages (a relative path is relative to kengine's working folder,
+-- as ctx.state_dir is, and as io.open resolves it). Spawns `realpath`, so only failure paths
+-- call it: a successful step starts no local process (but `mkdir` once, for the logs folder).
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  local r = exec.run { argv = { "realpath", "-m", "--", path }, timeout = 30 }
+  if r.status ~= 0 then return path end
+  return (r.stdout:gsub("%s+$", ""))
+end
+
+-- Private keys converted for libssh, by their text (private_key.openssh_private makes a new
+-- random check number on every call: converting once per key also gives every connection
+-- the same key text, which the connection pool's key includes). Per Lua state.
+local converted_keys = {}
+
+local function libssh_key(pem)
+  if not pem then return nil end
+  local key = converted_keys[pem]
+  if not key then
+    key = private_key.openssh_private(pem)
+    converted_keys[pem] = key
   end
-  return ctx.kengine_state_dir
+  return key
 end
 
 ---The last `n` lines of `text`.
@@ -119,7 +130,7 @@ end
 function M.connect(ctx, p, name, opts)
   local limit = (opts and opts.connect_timeout) or p.connect_timeout or 120
   local deadline = runtime.now() + limit
-  local key = p.private_key_pem and private_key.openssh_private(p.private_key_pem) or nil
+  local key = libssh_key(p.private_key_pem)
   while true do
     local ok, session = pcall(ssh.connect, {
       host = p.host, port = p.port or 22, user = p.user or "root", key_pem = key,
@@ -133,13 +144,15 @@ function M.connect(ctx, p, name, opts)
   end
 end
 
----Append a block to `<state dir>/logs/<host>.log`; returns the log's path.
+---Append a block to `<state dir>/logs/<host>.log` (the folder is created, 0700, when
+---missing); returns the log's path, relative to kengine's working folder when the state
+---folder is.
 ---@param ctx table
 ---@param host string
 ---@param text string
 ---@return string path
 function M.append_log(ctx, host, text)
-  local dir = state_dir(ctx) .. "/logs"
+  local dir = (ctx.state_dir or ".kengine") .. "/logs"
   local path = dir .. "/" .. host:gsub("[^%w%.%-_:]", "_") .. ".log"
   local f = io.open(path, "a")
   if not f then
@@ -147,7 +160,7 @@ function M.append_log(ctx, host, text)
     f = io.open(path, "a")
   end
   if not f then
-    ctx.log.warn("cannot write %s", path)
+    ctx.log.warn("cannot write %s", absolute(path))
     return path
   end
   f:write(text)
@@ -211,12 +224,19 @@ local function env_of(p)
   return out
 end
 
--- Run `script` with bash (and sudo): it travels on stdin into a temporary file, so its own
--- commands never read the script as their input.
+-- Run `script` with bash (and sudo). The script travels on stdin; bash reads all of it with
+-- the `read` builtin (`-N`: in blocks, not byte by byte; it stops at the end of input, which
+-- exec sends after the script), points its own stdin at /dev/null and evaluates the text, so
+-- the script's commands read /dev/null, never the script. No temporary file (the script may
+-- hold secrets, e.g. join tokens) and no helper process: the login shell execs bash (or sudo).
+-- `--norc`: bash -c started (directly, or by exec keeping SHLVL) from sshd reads ~/.bashrc
+-- (Debian's SSH_SOURCE_BASHRC); the login shell has read it already, and a script file run by
+-- `bash file` never did. Error messages read "kengine-script: line N: ..." ($0).
+local k_run_stdin = "bash --norc -c " .. q('IFS= read -r -N 2147483647 __kengine_script; exec </dev/null; '
+  .. 'eval "unset __kengine_script; $__kengine_script"') .. " kengine-script"
+
 local function run_script(session, p, script, timeout)
-  local bash = p.sudo and "sudo -n -E bash" or "bash"
-  local cmd = 'f=$(mktemp /tmp/kengine-script.XXXXXX) || exit 125; cat >"$f"; ' .. bash
-    .. ' "$f" </dev/null; rc=$?; rm -f "$f"; exit $rc'
+  local cmd = (p.sudo and "exec sudo -n -E " or "exec ") .. k_run_stdin
   return session:exec(cmd, { stdin = script, env = env_of(p), timeout = timeout })
 end
 
@@ -237,7 +257,7 @@ local function run_logged(ctx, r, session, what, script, timeout)
     local tail = M.tail(res.stderr, k_tail_lines)
     if tail == "" then tail = M.tail(res.stdout, k_tail_lines) end
     error(("%s: %s on %s failed (%s); last lines of output:\n%s\n(full output in %s)")
-      :format(r.address, what, p.host, status, tail, log), 0)
+      :format(r.address, what, p.host, status, tail, absolute(log)), 0)
   end
   return res
 end
