@@ -83,12 +83,16 @@ ObserveResult observe(lua::LuaExecutor& exec, const std::set<std::string>& types
     for (const auto& [_, e] : state) by_type[e.type].push_back(&e);
     std::vector<std::string> errors;
     std::atomic<size_t> next{0};
-    // An observation equal to what was applied keeps no copy of its props (matches_state).
+    // An observation of a state entry keeps only what the planner reads: its props, and not
+    // even those when they equal what was applied (matches_state).
     auto record = [&](const core::StateEntry& e, core::Observation&& ob) {
         if (ob.props == e.props) {
             ob.props = Json();
             ob.matches_state = true;
         }
+        ob.outputs = Json();
+        ob.id = std::string();
+        ob.address = std::string();
         std::lock_guard lock(mu);
         res.observed.insert_or_assign(e.address, std::move(ob));
     };
@@ -99,38 +103,36 @@ ObserveResult observe(lua::LuaExecutor& exec, const std::set<std::string>& types
             const std::string& type = type_list[i];
             const auto& entries = by_type.at(type);
             try {
-                auto bulk = exec.observe_all(slot, type, entries);
-                if (bulk) {
-                    std::unordered_map<std::string_view, const core::StateEntry*> by_id;
-                    by_id.reserve(entries.size());
-                    for (const core::StateEntry* e : entries) by_id.emplace(e->id, e);
-                    for (auto& ob : *bulk) {
-                        if (auto it = by_id.find(ob.id); it != by_id.end()) {
-                            record(*it->second, std::move(ob));
-                            continue;
-                        }
-                        std::lock_guard lock(mu);
-                        if (!ob.address.empty() && desired.count(ob.address) && !state.count(ob.address) &&
-                            !res.observed.count(ob.address)) {
-                            // Created by an interrupted run (or outside kengine with our tags): adopt.
-                            const auto parts = core::split_address(ob.address);
-                            core::StateEntry e;
-                            e.address = ob.address;
-                            e.type = type;
-                            e.name = parts ? parts->second : ob.address;
-                            e.id = ob.id;
-                            e.props = ob.props;
-                            e.outputs = ob.outputs.is_object() ? ob.outputs : Json{{"id", ob.id}};
-                            if (!e.outputs.contains("id")) e.outputs["id"] = ob.id;
-                            res.adopted.push_back(std::move(e));
-                            std::string address = ob.address;
-                            res.observed.insert_or_assign(std::move(address), std::move(ob));
-                            continue;
-                        }
-                        res.orphan_types[ob.id] = type;
-                        res.orphans.push_back(std::move(ob));
+                std::unordered_map<std::string_view, const core::StateEntry*> by_id;
+                by_id.reserve(entries.size());
+                for (const core::StateEntry* e : entries) by_id.emplace(e->id, e);
+                auto sink = [&](core::Observation&& ob) {
+                    if (auto it = by_id.find(ob.id); it != by_id.end()) {
+                        record(*it->second, std::move(ob));
+                        return;
                     }
-                } else {
+                    std::lock_guard lock(mu);
+                    if (!ob.address.empty() && desired.count(ob.address) && !state.count(ob.address) &&
+                        !res.observed.count(ob.address)) {
+                        // Created by an interrupted run (or outside kengine with our tags): adopt.
+                        const auto parts = core::split_address(ob.address);
+                        core::StateEntry e;
+                        e.address = ob.address;
+                        e.type = type;
+                        e.name = parts ? parts->second : ob.address;
+                        e.id = ob.id;
+                        e.props = ob.props;
+                        e.outputs = ob.outputs.is_object() ? ob.outputs : Json{{"id", ob.id}};
+                        if (!e.outputs.contains("id")) e.outputs["id"] = ob.id;
+                        res.adopted.push_back(std::move(e));
+                        std::string address = ob.address;
+                        res.observed.insert_or_assign(std::move(address), std::move(ob));
+                        return;
+                    }
+                    res.orphan_types[ob.id] = type;
+                    res.orphans.push_back(std::move(ob));
+                };
+                if (!exec.observe_all(slot, type, entries, sink)) {
                     for (const core::StateEntry* e : entries) {
                         auto props = exec.observe(slot, *e);
                         if (props) {
@@ -424,7 +426,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     in.orphan_types = std::move(obs.orphan_types);
     in.destroy = destroying;
     try {
-        plan_built = core::make_plan(in);
+        plan_built = core::make_plan(std::move(in));  // releases the specs as it goes; in.state stays
     } catch (...) {
         doc.resources = std::move(in.state);
         throw;

@@ -60,9 +60,8 @@ const Schema& schema_of(const std::map<std::string, Schema>& schemas, const std:
     const auto it = schemas.find(type);
     return it == schemas.end() ? k_no_schema : it->second;
 }
-}  // namespace
 
-Plan make_plan(const PlanInput& in) {
+Plan plan_changes(const PlanInput& in, std::vector<ResourceSpec>* consumed) {
     Plan plan;
     std::unordered_map<std::string_view, const ResourceSpec*> by_address;
     by_address.reserve(in.specs.size());
@@ -124,6 +123,7 @@ Plan make_plan(const PlanInput& in) {
             }
             if (pc.action == Action::create || pc.action == Action::replace) unknown_outputs.insert(by_address.find(addr)->first);
             plan.changes.push_back(std::move(pc));
+            if (consumed != nullptr) (*consumed)[static_cast<size_t>(&spec - in.specs.data())].props = Json();
         }
     }
 
@@ -178,6 +178,12 @@ Plan make_plan(const PlanInput& in) {
     }
     return plan;
 }
+
+}  // namespace
+
+Plan make_plan(const PlanInput& in) { return plan_changes(in, nullptr); }
+
+Plan make_plan(PlanInput&& in) { return plan_changes(in, &in.specs); }
 
 namespace {
 

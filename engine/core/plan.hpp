@@ -57,6 +57,10 @@ struct PlanInput {
 
 /// Compute the plan. Throws ConfigError on a dependency cycle or an undeclared reference.
 Plan make_plan(const PlanInput& input);
+/// The same, releasing each spec's props once its resource is planned (the specs' props are
+/// left null, the rest of `input` is untouched): a large plan then never holds the desired
+/// state twice.
+Plan make_plan(PlanInput&& input);
 
 /// Look up `ref.output` ("id" or a dotted path) in an outputs object; the entry's id answers "id".
 std::optional<Json> output_of(const StateEntry& entry, const std::string& output);

@@ -448,8 +448,8 @@ bool LuaExecutor::has_observe_all(size_t i, const std::string& type) {
     return yes;
 }
 
-std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i, const std::string& type,
-                                                                        const std::vector<const core::StateEntry*>& entries) {
+bool LuaExecutor::observe_all(size_t i, const std::string& type, const std::vector<const core::StateEntry*>& entries,
+                              const ObservationSink& sink) {
     Slot& s = slot(i);
     std::lock_guard lock(s.mutex);
     lua_State* L = s.state.get();
@@ -461,7 +461,7 @@ std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i,
         lua_remove(L, -2);
         if (!lua_isfunction(L, -1)) {
             lua_settop(L, top);
-            return std::nullopt;
+            return false;
         }
         lua_rawgeti(L, LUA_REGISTRYINDEX, s.ctx_ref);
         lua_createtable(L, static_cast<int>(entries.size()), 0);
@@ -471,9 +471,8 @@ std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i,
             lua_rawseti(L, -2, ++k);
         }
         call(L, 2, 1);
-        // Convert item by item: the result is never held twice (as Lua tables and as one JSON
-        // array) in full.
-        std::vector<core::Observation> obs;
+        // Convert item by item: the result is never held twice (as Lua tables and as JSON) in
+        // full.
         const int result = lua_gettop(L);
         if (lua_istable(L, result)) {
             const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, result));
@@ -481,7 +480,6 @@ std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i,
             const bool has_keys = lua_next(L, result) != 0;
             if (has_keys) lua_pop(L, 2);
             if (has_keys && n == 0) throw ProviderError(type + ".observe_all must return a list");
-            obs.reserve(static_cast<size_t>(n));
             for (lua_Integer j = 1; j <= n; ++j) {
                 lua_rawgeti(L, result, j);
                 Json o = to_json(L, -1, type + ".observe_all result[" + std::to_string(j) + "]");
@@ -495,14 +493,14 @@ std::optional<std::vector<core::Observation>> LuaExecutor::observe_all(size_t i,
                 ob.address = o.value("address", "");
                 ob.props = o.contains("props") ? std::move(o["props"]) : Json::object();
                 ob.outputs = o.contains("outputs") ? std::move(o["outputs"]) : Json();
-                obs.push_back(std::move(ob));
+                sink(std::move(ob));
             }
         } else if (!lua_isnil(L, result)) {
             throw ProviderError(type + ".observe_all must return a list");
         }
         lua_settop(L, top);
         lua_gc(L, LUA_GCCOLLECT, 0);
-        return obs;
+        return true;
     } catch (...) {
         lua_settop(L, top);
         throw;

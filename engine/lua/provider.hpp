@@ -3,6 +3,7 @@
 // resource operations in per-slot Lua states (DESIGN.md "Concurrency": every worker owns its
 // lua_State with the provider loaded; no Lua state is used by two threads at once).
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -84,11 +85,15 @@ public:
     /// create/update/delete (core::Executor).
     Json execute(size_t slot, const core::StepRequest& request) override;
 
-    /// Bulk observation of one type: nullopt if the type has no observe_all. `entries` are the
-    /// state entries of that type (not copied; they must outlive the call). Throws
-    /// ProviderError on a malformed result, ScriptError on a Lua error.
-    std::optional<std::vector<core::Observation>> observe_all(size_t slot, const std::string& type,
-                                                              const std::vector<const core::StateEntry*>& entries);
+    /// Receives the observations of observe_all one at a time, in the provider's order.
+    using ObservationSink = std::function<void(core::Observation&&)>;
+    /// Bulk observation of one type: false if the type has no observe_all. `entries` are the
+    /// state entries of that type (not copied; they must outlive the call). Each item of the
+    /// provider's result is converted and handed to `sink` before the next is converted, so
+    /// that the sink can keep only what it needs. Throws ProviderError on a malformed result,
+    /// ScriptError on a Lua error.
+    bool observe_all(size_t slot, const std::string& type, const std::vector<const core::StateEntry*>& entries,
+                     const ObservationSink& sink);
     /// Per-resource observation: props, or nullopt if the object is gone.
     std::optional<Json> observe(size_t slot, const core::StateEntry& entry);
     /// True if the type defines observe_all.
