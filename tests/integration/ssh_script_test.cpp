@@ -355,6 +355,8 @@ local s = ssh_script.connect(ctx, { host = "127.0.0.1", port = tonumber(port), u
   private_key_pem = key.private_key_pem, connect_timeout = 5 }, "gen")
 local r = s:exec("echo logged-in")
 assert(r.stdout == "logged-in\n", r.stdout)
+-- The same key converts to the same text every time (the connection pool's key holds it).
+assert(T.openssh_private(key.private_key_pem) == T.openssh_private(key.private_key_pem), "openssh_private is deterministic")
 print(key.private_key_pem:match("^%-%-%-%-%-BEGIN PRIVATE KEY%-%-%-%-%-") and "pkcs8" or "other")
 )";
     std::ofstream(dir / "gen.lua") << script;

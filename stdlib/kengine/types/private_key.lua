@@ -84,6 +84,9 @@ end
 ---The private key in a form OpenSSH and libssh load: an Ed25519 PKCS#8 PEM becomes an
 ---unencrypted "openssh-key-v1" key (OpenSSH PROTOCOL.key: cipher and KDF "none", one key,
 ---the private section padded with 1, 2, 3, ... to 8 bytes); any other text is returned as it is.
+---The same key always gives the same text: the "check" number, random in ssh-keygen's files
+---(it detects a wrong passphrase, and these keys have none), is taken from the public key's
+---SHA-256, so that connections made from several Lua states share pooled sessions.
 ---@param pem string
 ---@param comment string?
 ---@return string
@@ -94,7 +97,7 @@ function M.openssh_private(pem, comment)
   local seed = der:sub(17)
   local pub = der_of(pki.public_key(pem)):sub(13)
   local pub_blob = sshstr("ssh-ed25519") .. sshstr(pub)
-  local check = codec.random_hex(4)
+  local check = codec.sha256_hex(pub):sub(1, 8)
   local checkint = string.pack(">I4", tonumber(check, 16))
   local private = checkint .. checkint .. sshstr("ssh-ed25519") .. sshstr(pub) .. sshstr(seed .. pub)
     .. sshstr(comment or "")

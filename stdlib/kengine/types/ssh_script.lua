@@ -85,9 +85,9 @@ local function absolute(path)
   return (r.stdout:gsub("%s+$", ""))
 end
 
--- Private keys converted for libssh, by their text (private_key.openssh_private makes a new
--- random check number on every call: converting once per key also gives every connection
--- the same key text, which the connection pool's key includes). Per Lua state.
+-- Private keys converted for libssh, by their text: converted once per key and Lua state
+-- (the conversion is deterministic, so every state gets the same text, which the connection
+-- pool's key includes).
 local converted_keys = {}
 
 local function libssh_key(pem)
