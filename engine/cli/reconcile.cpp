@@ -518,8 +518,10 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
         }
         std::cout << util::log::mask(line) << "\n" << std::flush;
     };
-    const core::ApplyResult res = core::apply(plan, doc.resources, exec, journal, ao);
-    doc.resources = res.state;
+    // The state moves through apply; if apply throws, nothing is saved and the journal is
+    // left for the next run to recover from.
+    core::ApplyResult res = core::apply(plan, std::move(doc.resources), exec, journal, ao);
+    doc.resources = std::move(res.state);
     register_secrets(doc.resources, schemas);
     save_state();
     journal.discard();

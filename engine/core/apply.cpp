@@ -95,7 +95,7 @@ Json changes_json(const std::vector<PropertyChange>& changes, const Json& resolv
 
 }  // namespace
 
-ApplyResult apply(const Plan& plan, const StateMap& prior, Executor& executor, Journal& journal, const ApplyOptions& opt) {
+ApplyResult apply(const Plan& plan, StateMap prior, Executor& executor, Journal& journal, const ApplyOptions& opt) {
     const auto t0 = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
     auto emit = [&](ApplyEvent e) {
@@ -169,7 +169,7 @@ ApplyResult apply(const Plan& plan, const StateMap& prior, Executor& executor, J
 
     ApplyResult result;
     result.steps = steps.size();
-    result.state = prior;
+    result.state = std::move(prior);
     StateMap& live = result.state;
 
     // ---- run -------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ struct ApplyResult {
     size_t completed = 0;                    ///< steps that completed (before rollback)
 };
 
-/// Run `plan` starting from `prior`. Journal failures propagate as StateError.
-ApplyResult apply(const Plan& plan, const StateMap& prior, Executor& executor, Journal& journal, const ApplyOptions& options);
+/// Run `plan` starting from `prior` (taken by value: move the state in to avoid a copy; the
+/// result's `state` is it, updated). Journal failures propagate as StateError.
+ApplyResult apply(const Plan& plan, StateMap prior, Executor& executor, Journal& journal, const ApplyOptions& options);
 
 }  // namespace kengine::core
