@@ -9,6 +9,7 @@
 #include <random>
 
 #include <kengine/core/error.hpp>
+#include <kengine/state/yaml_scalar.hpp>
 
 namespace kengine::state {
 
@@ -51,85 +52,17 @@ Document from_json(Json tree) {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/// Length of the run of digits at s[i…].
-size_t digits_at(const std::string& s, size_t i) {
-    size_t n = 0;
-    while (i + n < s.size() && is_digit(s[i + n])) ++n;
-    return n;
-}
-
-/// YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution) integer:
-/// [-+]?[0-9]+
-bool is_core_int(const std::string& s) {
-    const size_t sign = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
-    const size_t n = digits_at(s, sign);
-    return n > 0 && sign + n == s.size();
-}
-
-/// YAML 1.2 core schema float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
-bool is_core_float(const std::string& s) {
-    size_t i = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
-    const size_t whole = digits_at(s, i);
-    i += whole;
-    if (i < s.size() && s[i] == '.') {
-        const size_t frac = digits_at(s, i + 1);
-        if (whole == 0 && frac == 0) return false;
-        i += 1 + frac;
-    } else if (whole == 0) {
-        return false;
+/// A plain scalar's value (state::yaml::resolve_plain); `text` is moved into a string value.
+Json plain_scalar(std::string text) {
+    const yaml::Resolved r = yaml::resolve_plain(text);
+    switch (r.kind) {
+        case yaml::Kind::null: return nullptr;
+        case yaml::Kind::boolean: return r.b;
+        case yaml::Kind::integer: return r.i;
+        case yaml::Kind::floating: return r.d;
+        case yaml::Kind::string: break;
     }
-    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-        ++i;
-        if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-        const size_t exp = digits_at(s, i);
-        if (exp == 0) return false;
-        i += exp;
-    }
-    return i == s.size();
-}
-
-/// YAML 1.2 core schema resolution of a plain (unquoted) scalar.
-Json plain_scalar(std::string s) {
-    if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
-    const char c = s[0];
-    if (c == 't' || c == 'T' || c == 'f' || c == 'F') {
-        if (s == "true" || s == "True" || s == "TRUE") return true;
-        if (s == "false" || s == "False" || s == "FALSE") return false;
-        return Json(std::move(s));
-    }
-    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.')) return Json(std::move(s));
-    if (is_core_int(s)) {
-        try {
-            return std::stoll(s);
-        } catch (...) {
-            return Json(std::move(s));
-        }
-    }
-    if (is_core_float(s)) return std::stod(s);
-    return Json(std::move(s));
-}
-
-/// Would `s`, written as a plain scalar, read back as anything but this string? Conservative:
-/// quotes whenever YAML could give it another type or structure.
-bool needs_quotes(const std::string& s) {
-    if (s.empty()) return true;
-    if (s.front() == ' ' || s.back() == ' ' || s.front() == '\t') return true;
-    static const std::string k_indicators = "-?:,[]{}#&*!|>'\"%@`";
-    if (k_indicators.find(s.front()) != std::string::npos) return true;
-    if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos || s.back() == ':') return true;
-    for (const char ch : s)
-        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return true;
-    if (!plain_scalar(s).is_string()) return true;
-    // YAML 1.1 readers (many tools) also take these as booleans or special numbers.
-    std::string lower;
-    for (const char ch : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    static const char* const k_special[] = {"y", "n", "yes", "no", "on", "off", ".inf", "-.inf", "+.inf", ".nan", "<<", "="};
-    for (const char* w : k_special)
-        if (lower == w) return true;
-    if (lower.rfind("0x", 0) == 0 || lower.rfind("0o", 0) == 0) return true;
-    return false;
+    return Json(std::move(text));
 }
 
 /// libyaml event stream → JSON tree (no intermediate node tree; see bench/ for why).
@@ -234,8 +167,8 @@ private:
 };
 
 /// JSON tree → YAML text through libyaml's event emitter (https://pyyaml.org/wiki/LibYAML).
-/// kengine chooses each string's style (needs_quotes) so that it reads back as a string;
-/// libyaml falls back to a quoted style by itself where plain or literal is not allowed.
+/// kengine chooses each string's style (yaml::needs_quotes, yaml::literal_ok) so that it reads
+/// back as a string; libyaml falls back to a quoted style by itself where plain is not allowed.
 class EventEmitter {
 public:
     EventEmitter() {
@@ -279,8 +212,9 @@ private:
         emit(ev);
     }
     void string(const std::string& s) {
-        if (s.find('\n') != std::string::npos) scalar(s, YAML_LITERAL_SCALAR_STYLE);
-        else scalar(s, needs_quotes(s) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE);
+        if (yaml::needs_quotes(s)) scalar(s, YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+        else if (yaml::literal_ok(s)) scalar(s, YAML_LITERAL_SCALAR_STYLE);
+        else scalar(s, YAML_PLAIN_SCALAR_STYLE);  // libyaml quotes what its plain-scalar rules reject
     }
     void value(const Json& v) {
         yaml_event_t ev;
@@ -303,14 +237,7 @@ private:
                 yaml_mapping_end_event_initialize(&ev);
                 emit(ev);
                 break;
-            case Json::value_t::number_float: {
-                // Shortest text that reads back as the same double, always with a '.' or an
-                // exponent so that it stays a float (YAML 1.2 core schema).
-                std::string text = v.dump();
-                if (text.find_first_of(".eE") == std::string::npos && text != "null") text += ".0";
-                scalar(text, YAML_PLAIN_SCALAR_STYLE);
-                break;
-            }
+            case Json::value_t::number_float: scalar(yaml::format_float(v.get<double>()), YAML_PLAIN_SCALAR_STYLE); break;
             case Json::value_t::discarded:
             case Json::value_t::binary:
             case Json::value_t::null: scalar("null", YAML_PLAIN_SCALAR_STYLE); break;
