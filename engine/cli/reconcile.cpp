@@ -136,9 +136,7 @@ ObserveResult observe(lua::LuaExecutor& exec, const std::set<std::string>& types
                     for (const core::StateEntry* e : entries) {
                         auto props = exec.observe(slot, *e);
                         if (props) {
-                            core::Observation ob;
-                            ob.id = e->id;
-                            ob.address = e->address;
+                            core::Observation ob;  // record keeps its props only
                             ob.props = std::move(*props);
                             record(*e, std::move(ob));
                         }
@@ -425,12 +423,7 @@ int reconcile(const GlobalOptions& g, const fs::path& profile, const ReconcileOp
     in.orphans = std::move(obs.orphans);
     in.orphan_types = std::move(obs.orphan_types);
     in.destroy = destroying;
-    try {
-        plan_built = core::make_plan(std::move(in));  // releases the specs as it goes; in.state stays
-    } catch (...) {
-        doc.resources = std::move(in.state);
-        throw;
-    }
+    plan_built = core::make_plan(std::move(in));  // releases the specs as it goes; in.state stays
     doc.resources = std::move(in.state);
     }
     const core::Plan& plan = plan_built;
