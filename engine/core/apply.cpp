@@ -93,6 +93,19 @@ Json changes_json(const std::vector<PropertyChange>& changes, const Json& resolv
     return out;
 }
 
+/// Merge a step's returned outputs into the entry's (replacing them when `reset`); the entry's id
+/// follows outputs.id.
+void merge_outputs(StateEntry& e, const Json& returned, bool reset) {
+    Json outputs = reset ? Json::object() : e.outputs.json();
+    if (!outputs.is_object()) outputs = Json::object();
+    if (returned.is_object())
+        for (const auto& [k, v] : returned.items()) outputs[k] = v;
+    else if (reset)
+        return;  // nothing returned: keep what the entry had
+    if (outputs.contains("id") && outputs["id"].is_string()) e.id = outputs["id"].get<std::string>();
+    e.outputs = outputs;
+}
+
 }  // namespace
 
 ApplyResult apply(const Plan& plan, StateMap prior, Executor& executor, Journal& journal, const ApplyOptions& opt) {
@@ -204,20 +217,20 @@ ApplyResult apply(const Plan& plan, StateMap prior, Executor& executor, Journal&
             const auto it = live.find(c.address);
             const StateEntry& e = it != live.end() ? it->second : *c.prior;
             req.id = e.id;
-            req.props = e.props;
-            req.outputs = e.outputs;
+            req.props = e.props.json();
+            req.outputs = e.outputs.json();
             return req;
         }
         bool complete = true;
-        req.props = resolve(c.desired, lookup, &complete);
+        req.props = resolve(c.desired.json(), lookup, &complete);
         if (!complete) {
             error = "a reference could not be resolved (an output its dependency did not return)";
             return std::nullopt;
         }
         if (s.op == Op::update) {
             req.id = c.prior ? c.prior->id : "";
-            req.outputs = c.prior ? c.prior->outputs : Json::object();
-            req.observed = c.observed;
+            req.outputs = c.prior ? c.prior->outputs.json() : Json::object();
+            req.observed = c.observed.json();
             req.changes = changes_json(c.changes, req.props);
         }
         return req;
@@ -321,10 +334,7 @@ ApplyResult apply(const Plan& plan, StateMap prior, Executor& executor, Journal&
             e.type = c.type;
             e.name = c.name;
             e.props = req.props;
-            if (!e.outputs.is_object()) e.outputs = Json::object();
-            if (o.outputs.is_object())
-                for (const auto& [k, v] : o.outputs.items()) e.outputs[k] = v;
-            if (e.outputs.contains("id") && e.outputs["id"].is_string()) e.id = e.outputs["id"].get<std::string>();
+            merge_outputs(e, o.outputs, false);
             e.deps = c.deps;
             live[c.address] = e;
             rec["entry"] = entry_to_json(e);
@@ -365,25 +375,25 @@ ApplyResult apply(const Plan& plan, StateMap prior, Executor& executor, Journal&
             if (cur == live.end()) continue;
             undo.op = Op::remove;
             undo.id = cur->second.id;
-            undo.props = cur->second.props;
-            undo.outputs = cur->second.outputs;
+            undo.props = cur->second.props.json();
+            undo.outputs = cur->second.outputs.json();
             what = "delete " + c.address + " (" + undo.id + ", created by this run)";
         } else if (s.op == Op::update) {
             if (!before || cur == live.end()) continue;
             undo.op = Op::update;
             undo.id = cur->second.id;
-            undo.props = before->props;
-            undo.outputs = cur->second.outputs;
-            undo.observed = cur->second.props;
+            undo.props = before->props.json();
+            undo.outputs = cur->second.outputs.json();
+            undo.observed = cur->second.props.json();
             Json ch = Json::object();
             for (const auto& pc : c.changes)
-                ch[pc.name] = {{"old", cur->second.props.value(pc.name, Json())}, {"new", before->props.value(pc.name, Json())}};
+                ch[pc.name] = {{"old", undo.observed.value(pc.name, Json())}, {"new", undo.props.value(pc.name, Json())}};
             undo.changes = ch;
             what = "restore " + c.address + " (" + undo.id + ") to its prior properties";
         } else {
             if (!before) continue;
             undo.op = Op::create;
-            undo.props = before->props;
+            undo.props = before->props.json();
             what = "re-create " + c.address + " (deleted by this run as " + before->id + ")";
         }
         journal.record({{"event", "undo-begin"}, {"step", i}, {"op", op_name(undo.op)}, {"address", c.address}, {"run", opt.run_id}});
@@ -424,11 +434,7 @@ ApplyResult apply(const Plan& plan, StateMap prior, Executor& executor, Journal&
         } else {
             StateEntry e = undo.op == Op::update ? cur->second : *before;
             e.props = undo.props;
-            if (o.outputs.is_object()) {
-                if (undo.op == Op::create) e.outputs = Json::object();
-                for (const auto& [k, v] : o.outputs.items()) e.outputs[k] = v;
-            }
-            if (e.outputs.contains("id") && e.outputs["id"].is_string()) e.id = e.outputs["id"].get<std::string>();
+            merge_outputs(e, o.outputs, undo.op == Op::create);
             live[c.address] = e;
             rec["entry"] = entry_to_json(e);
         }

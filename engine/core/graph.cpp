@@ -122,17 +122,21 @@ std::vector<std::string> Graph::topological_order() const {
     return order;
 }
 
-Graph build_graph(const std::vector<ResourceSpec>& specs) {
+Graph build_graph(const std::vector<ResourceSpec>& specs) { return build_graph(specs, nullptr); }
+
+Graph build_graph(const std::vector<ResourceSpec>& specs, const std::function<void(const ResourceSpec&, const Json&)>& visit) {
     Graph g;
     for (const auto& s : specs) g.add_node(s.address());
     for (const auto& s : specs) {
         const auto addr = s.address();
-        auto deps = referenced_addresses(s.props);
+        const Json props = s.props.json();
+        auto deps = referenced_addresses(props);
         deps.insert(s.depends_on.begin(), s.depends_on.end());
         for (const auto& d : deps) {
             if (!g.contains(d)) throw ConfigError(addr + ": refers to " + d + ", which the profile does not declare");
             g.add_edge(addr, d);
         }
+        if (visit) visit(s, props);
     }
     return g;
 }

@@ -6,6 +6,7 @@
 //
 // Nodes are stored once, by index; edges are index lists. Memory is O(nodes + edges) with one
 // copy of each address, so 100k-resource profiles stay cheap.
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,5 +50,9 @@ private:
 /// Graph of desired resources: edges from references in props and from depends_on. A
 /// reference to an address that is not desired is an error (ConfigError naming both).
 Graph build_graph(const std::vector<ResourceSpec>& specs);
+/// The same, calling `visit(spec, props)` for each spec in order with its props decoded (a
+/// caller that reads every spec's props — validation, render — then decodes them once).
+/// Exceptions from `visit` propagate.
+Graph build_graph(const std::vector<ResourceSpec>& specs, const std::function<void(const ResourceSpec&, const Json&)>& visit);
 
 }  // namespace kengine::core

@@ -34,7 +34,8 @@ bool Plan::has_changes() const {
 bool Plan::destructive() const { return count(Action::remove) + count(Action::replace) > 0; }
 
 std::optional<Json> output_of(const StateEntry& entry, const std::string& output) {
-    const Json* cur = &entry.outputs;
+    const Json outputs = entry.outputs.json();
+    const Json* cur = &outputs;
     size_t start = 0;
     while (true) {
         const auto dot = output.find('.', start);
@@ -85,7 +86,7 @@ Plan plan_changes(const PlanInput& in, std::vector<ResourceSpec>* consumed) {
             pc.address = addr;
             pc.type = spec.type;
             pc.name = spec.name;
-            Json desired = apply_defaults(schema, spec.props);
+            Json desired = apply_defaults(schema, spec.props.json());
             pc.deps = g.dependencies(addr);
             const OutputLookup lookup = [&](const Ref& r) -> std::optional<Json> {
                 if (unknown_outputs.count(r.address)) return std::nullopt;
@@ -97,14 +98,16 @@ Plan plan_changes(const PlanInput& in, std::vector<ResourceSpec>* consumed) {
             const auto st = in.state.find(addr);
             const auto ob = in.observed.find(addr);
             const StateEntry* entry = st != in.state.end() ? &st->second : nullptr;
-            const Json* observed = nullptr;
+            std::optional<Json> observed;
             if (entry == nullptr) {
                 pc.action = Action::create;
             } else if (ob == in.observed.end()) {
                 pc.action = Action::create;
                 pc.reason = "it no longer exists (drift)";
+            } else if (ob->second.matches_state && entry->props.same(Packed(planned))) {
+                pc.action = Action::noop;  // identical values have no differences: nothing to decode
             } else {
-                observed = &observed_props(ob->second, entry);
+                observed = observed_props(ob->second, entry);
                 pc.changes = diff_properties(schema, planned, *observed);
                 if (pc.changes.empty()) {
                     pc.action = Action::noop;
@@ -116,14 +119,14 @@ Plan plan_changes(const PlanInput& in, std::vector<ResourceSpec>* consumed) {
             }
             // A noop carries no copies: apply skips it and the plan shows only its address.
             if (pc.action != Action::noop) {
-                pc.desired = std::move(desired);
-                pc.planned = std::move(planned);
+                pc.desired = desired;
+                pc.planned = planned;
                 if (entry != nullptr) pc.prior = *entry;
-                if (observed != nullptr) pc.observed = *observed;
+                if (observed) pc.observed = *observed;
             }
             if (pc.action == Action::create || pc.action == Action::replace) unknown_outputs.insert(by_address.find(addr)->first);
             plan.changes.push_back(std::move(pc));
-            if (consumed != nullptr) (*consumed)[static_cast<size_t>(&spec - in.specs.data())].props = Json();
+            if (consumed != nullptr) (*consumed)[static_cast<size_t>(&spec - in.specs.data())].props = Packed();
         }
     }
 
@@ -239,14 +242,15 @@ std::string render_plan(const Plan& plan, const std::map<std::string, Schema>& s
         out << "\n";
         out << "  " << colour << sym << p.reset() << " resource \"" << c.type << "\" \"" << c.name << "\" {\n";
         if (c.action == Action::create) {
-            const size_t w = key_width(c.planned, schema);
-            for (const auto& [k, v] : c.planned.items()) {
+            const Json planned = c.planned.json();
+            const size_t w = key_width(planned, schema);
+            for (const auto& [k, v] : planned.items()) {
                 const auto s = schema.find(k);
                 const bool sens = s != schema.end() && s->second.sensitive;
                 out << "      " << p.green() << "+" << p.reset() << " " << pad(k, w) << " = " << shown(v, sens) << "\n";
             }
             for (const auto& [k, s] : schema)
-                if (s.computed && !c.planned.contains(k))
+                if (s.computed && !planned.contains(k))
                     out << "      " << p.green() << "+" << p.reset() << " " << pad(k, w) << " = (known after apply)\n";
         } else if (c.action == Action::update || c.action == Action::replace) {
             size_t w = 2;
@@ -259,7 +263,7 @@ std::string render_plan(const Plan& plan, const std::map<std::string, Schema>& s
                 out << "\n";
             }
         } else if (c.action == Action::remove) {
-            const Json& props = c.prior ? c.prior->props : c.observed;
+            const Json props = c.prior ? c.prior->props.json() : c.observed.json();
             const size_t w = std::max<size_t>(key_width(props, {}), 2);
             if (c.prior && !c.prior->id.empty())
                 out << "      " << p.red() << "-" << p.reset() << " " << pad("id", w) << " = \"" << c.prior->id << "\"\n";

@@ -28,10 +28,10 @@ struct PlannedChange {
     std::string name;
     // The four below are left empty for a noop (apply skips it; the plan shows its address
     // only), so that a plan of many unchanged resources holds no copies of them.
-    Json desired = Json::object();      ///< spec props with defaults (may hold references)
-    Json planned = Json::object();      ///< desired resolved with what is known now
+    Packed desired;                     ///< spec props with defaults (may hold references)
+    Packed planned;                     ///< desired resolved with what is known now
     std::optional<StateEntry> prior;    ///< state entry (or adopted/orphan object), if any
-    Json observed;                      ///< observed props (null when absent)
+    Packed observed{Json()};            ///< observed props (null when absent)
     std::vector<PropertyChange> changes;
     std::vector<std::string> deps;      ///< desired dependencies (addresses)
     std::string reason;                 ///< why (drift, orphan, …), empty when obvious
@@ -58,7 +58,7 @@ struct PlanInput {
 /// Compute the plan. Throws ConfigError on a dependency cycle or an undeclared reference.
 Plan make_plan(const PlanInput& input);
 /// The same, releasing each spec's props once its resource is planned (the specs' props are
-/// left null, the rest of `input` is untouched): a large plan then never holds the desired
+/// left empty, the rest of `input` is untouched): a large plan then never holds the desired
 /// state twice.
 Plan make_plan(PlanInput&& input);
 

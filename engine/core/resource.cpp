@@ -12,7 +12,7 @@ std::optional<std::pair<std::string, std::string>> split_address(const std::stri
 
 Json entry_to_json(const StateEntry& e) {
     return Json{{"address", e.address}, {"type", e.type}, {"name", e.name}, {"id", e.id},
-                {"props", e.props},     {"outputs", e.outputs}, {"deps", e.deps}, {"sensitive", e.sensitive}};
+                {"props", e.props.json()}, {"outputs", e.outputs.json()}, {"deps", e.deps}, {"sensitive", e.sensitive}};
 }
 
 StateEntry entry_from_json(Json j) {
@@ -26,8 +26,8 @@ StateEntry entry_from_json(Json j) {
     e.type = str("type");
     e.name = str("name");
     e.id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : "";
-    if (auto it = j.find("props"); it != j.end() && !it->is_null()) e.props = std::move(*it);
-    if (auto it = j.find("outputs"); it != j.end() && !it->is_null()) e.outputs = std::move(*it);
+    if (auto it = j.find("props"); it != j.end() && !it->is_null()) e.props = *it;
+    if (auto it = j.find("outputs"); it != j.end() && !it->is_null()) e.outputs = *it;
     if (j.contains("deps") && j["deps"].is_array())
         for (const auto& d : j["deps"])
             if (d.is_string()) e.deps.push_back(d.get<std::string>());

@@ -27,7 +27,7 @@ using Schema = std::map<std::string, PropertySchema>;
 struct ResourceSpec {
     std::string type;
     std::string name;
-    Json props = Json::object();
+    Packed props;                         ///< an object (MessagePack-held: see Packed)
     std::vector<std::string> depends_on;  ///< explicit extra dependencies (addresses)
 
     [[nodiscard]] std::string address() const { return type + "." + name; }
@@ -39,8 +39,8 @@ struct StateEntry {
     std::string type;
     std::string name;
     std::string id;                    ///< provider id (e.g. "vpc-0abc")
-    Json props = Json::object();       ///< desired properties as applied (resolved)
-    Json outputs = Json::object();     ///< what create/update returned (always has "id")
+    Packed props;                      ///< desired properties as applied (resolved), an object
+    Packed outputs;                    ///< what create/update returned (always has "id"), an object
     std::vector<std::string> deps;     ///< addresses it depended on when applied
     std::vector<std::string> sensitive;  ///< prop/output names to mask when shown (from the schema)
 };
@@ -57,8 +57,8 @@ struct Observation {
 };
 
 /// The props an observation reports: its own, or the state entry's when it matches_state.
-inline const Json& observed_props(const Observation& ob, const StateEntry* entry) {
-    return ob.matches_state && entry != nullptr ? entry->props : ob.props;
+inline Json observed_props(const Observation& ob, const StateEntry* entry) {
+    return ob.matches_state && entry != nullptr ? entry->props.json() : ob.props;
 }
 
 /// address → entry, ordered by address.
@@ -68,8 +68,7 @@ using StateMap = std::map<std::string, StateEntry>;
 std::optional<std::pair<std::string, std::string>> split_address(const std::string& address);
 
 /// Entry → JSON object (the state document's shape) and back. Throws std::runtime_error on a
-/// malformed entry. entry_from_json takes its argument by value: pass an rvalue to move the
-/// props and outputs instead of copying them.
+/// malformed entry.
 Json entry_to_json(const StateEntry& e);
 StateEntry entry_from_json(Json j);
 

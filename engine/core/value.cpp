@@ -5,6 +5,33 @@
 
 namespace kengine::core {
 
+namespace {
+std::string encode(const Json& v) {
+    std::string out;
+    Json::to_msgpack(v, out);
+    return out;
+}
+const std::string& empty_object_bytes() {
+    static const std::string bytes = encode(Json::object());
+    return bytes;
+}
+}  // namespace
+
+Packed::Packed() : m_bytes(empty_object_bytes()) {}
+
+Packed::Packed(const Json& v) : m_bytes(encode(v)) {}
+
+Json Packed::json() const { return Json::from_msgpack(m_bytes); }
+
+bool Packed::equals(const Json& v) const {
+    std::string other = encode(v);
+    return other == m_bytes || json() == v;
+}
+
+bool Packed::operator==(const Packed& other) const { return same(other) || json() == other.json(); }
+
+bool Packed::is_empty_object() const { return m_bytes == empty_object_bytes(); }
+
 bool is_ref(const Json& v) { return v.is_object() && v.size() == 1 && v.contains("$ref") && v["$ref"].is_string(); }
 
 bool is_format(const Json& v) {

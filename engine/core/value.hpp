@@ -46,6 +46,37 @@ bool has_unknown(const Json& v);
 /// APIs echo numbers as strings; objects compare key by key with the same rules.
 bool equivalent(const Json& a, const Json& b);
 
+/// A JSON value held in MessagePack form (https://github.com/msgpack/msgpack/blob/master/spec.md,
+/// encoded and decoded by nlohmann::json::to_msgpack / from_msgpack). The state's and the
+/// rendered specs' properties are kept this way: a small object such as {name, tags{3}, ports[3]}
+/// takes ~120 bytes instead of ~1 KB of std::map nodes (docs/performance.md, 100k resources).
+/// Reading decodes (`json()`, a fresh tree each call); equal trees encode to equal bytes
+/// (nlohmann's objects are sorted maps), so `same()` is a byte comparison.
+class Packed {
+public:
+    /// The empty object {}.
+    Packed();
+    /// Encodes `v` (implicit: `entry.props = some_json;`).
+    Packed(const Json& v);  // NOLINT(google-explicit-constructor)
+    /// Encodes a braced JSON literal: `spec.props = {{"cidr", "10.0.0.0/16"}};`.
+    Packed(Json::initializer_list_t init) : Packed(Json(init)) {}  // NOLINT(google-explicit-constructor)
+    /// The value, decoded.
+    [[nodiscard]] Json json() const;
+    /// Byte equality: true means the values are equal (false does not mean they differ: 1 vs 1.0).
+    [[nodiscard]] bool same(const Packed& other) const { return m_bytes == other.m_bytes; }
+    /// Value equality with nlohmann's operator== (1 == 1.0): byte comparison first, decode only
+    /// when the bytes differ.
+    [[nodiscard]] bool equals(const Json& v) const;
+    bool operator==(const Packed& other) const;
+    /// True for {}.
+    [[nodiscard]] bool is_empty_object() const;
+    /// The MessagePack bytes (for sizing and SAX-style readers).
+    [[nodiscard]] const std::string& bytes() const { return m_bytes; }
+
+private:
+    std::string m_bytes;
+};
+
 /// One-line rendering for plans: strings quoted, references as `(known after apply)`.
 std::string display(const Json& v, size_t max_len = 120);
 

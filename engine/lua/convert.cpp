@@ -1,6 +1,8 @@
 #include <kengine/lua/convert.hpp>
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -284,6 +286,126 @@ void push_json(lua_State* L, const Json& value) {
             }
             return;
         }
+    }
+}
+
+namespace {
+
+/// nlohmann SAX consumer that builds Lua values on the stack (see push_packed).
+class LuaSax {
+public:
+    explicit LuaSax(lua_State* L) : m_L(L) {}
+
+    bool null() {
+        lua_pushnil(m_L);
+        return placed(Kind::other);
+    }
+    bool boolean(bool v) {
+        lua_pushboolean(m_L, v);
+        return placed(Kind::other);
+    }
+    bool number_integer(Json::number_integer_t v) {
+        lua_pushinteger(m_L, v);
+        return placed(Kind::other);
+    }
+    bool number_unsigned(Json::number_unsigned_t v) {
+        lua_pushinteger(m_L, static_cast<lua_Integer>(v));
+        return placed(Kind::other);
+    }
+    bool number_float(Json::number_float_t v, const std::string&) {
+        lua_pushnumber(m_L, v);
+        return placed(Kind::other);
+    }
+    bool string(std::string& v) {
+        lua_pushlstring(m_L, v.data(), v.size());
+        return placed(Kind::string);
+    }
+    bool binary(Json::binary_t&) {
+        lua_pushnil(m_L);
+        return placed(Kind::other);
+    }
+    bool start_object(std::size_t n) {
+        lua_createtable(m_L, 0, n == static_cast<std::size_t>(-1) ? 0 : static_cast<int>(n));
+        m_stack.push_back({true, 0, 0, {}, Kind::other});
+        return true;
+    }
+    bool key(std::string& k) {
+        Frame& f = m_stack.back();
+        if (++f.keys == 1) f.first_key = k;
+        lua_pushlstring(m_L, k.data(), k.size());
+        return true;
+    }
+    bool end_object() {
+        const Frame f = std::move(m_stack.back());
+        m_stack.pop_back();
+        // {"$ref": "a.b.c"} and {"$format": [...]} come back as push_json makes them.
+        if (f.keys == 1 && f.first_key == "$ref" && f.first_kind == Kind::string) {
+            lua_getfield(m_L, -1, "$ref");
+            lua_createtable(m_L, 0, 1);
+            lua_insert(m_L, -2);
+            lua_setfield(m_L, -2, "address");
+            luaL_setmetatable(m_L, "kengine.Ref");
+            lua_remove(m_L, -2);
+        } else if (f.keys == 1 && f.first_key == "$format" && f.first_kind == Kind::array) {
+            lua_getfield(m_L, -1, "$format");
+            luaL_setmetatable(m_L, "kengine.Format");
+            lua_remove(m_L, -2);
+        }
+        return placed(Kind::other);
+    }
+    bool start_array(std::size_t n) {
+        lua_createtable(m_L, n == static_cast<std::size_t>(-1) ? 0 : static_cast<int>(n), 0);
+        m_stack.push_back({false, 0, 0, {}, Kind::other});
+        return true;
+    }
+    bool end_array() {
+        m_stack.pop_back();
+        return placed(Kind::array);
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+        throw std::runtime_error(std::string("corrupt packed value: ") + e.what());
+    }
+
+private:
+    enum class Kind { string, array, other };
+    struct Frame {
+        bool object;
+        lua_Integer n;
+        int keys;
+        std::string first_key;
+        Kind first_kind;
+    };
+    /// The value just pushed goes into the enclosing table (under the key pushed before it).
+    bool placed(Kind kind) {
+        if (m_stack.empty()) return true;  // the root stays on the stack
+        Frame& f = m_stack.back();
+        if (f.object) {
+            if (f.keys == 1) f.first_kind = kind;
+            lua_rawset(m_L, -3);
+        } else {
+            lua_rawseti(m_L, -2, ++f.n);
+        }
+        return true;
+    }
+
+    lua_State* m_L;
+    std::vector<Frame> m_stack;
+};
+
+}  // namespace
+
+void push_packed(lua_State* L, const core::Packed& value) {
+    const int top = lua_gettop(L);
+    LuaSax sax(L);
+    try {
+        Json::sax_parse(value.bytes(), &sax, Json::input_format_t::msgpack);
+    } catch (...) {
+        lua_settop(L, top);
+        throw;
+    }
+    if (lua_gettop(L) != top + 1) {
+        lua_settop(L, top);
+        throw std::runtime_error("corrupt packed value");
     }
 }
 

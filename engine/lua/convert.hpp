@@ -13,12 +13,18 @@
 #include <lua.hpp>
 #include <nlohmann/json.hpp>
 
+#include <kengine/core/value.hpp>
+
 namespace kengine::lua {
 
 using Json = nlohmann::json;
 
 /// [-0, +1, m] Push `value` as a Lua value (references come back as kengine.Ref tables).
 void push_json(lua_State* L, const Json& value);
+
+/// [-0, +1, m] Push a packed value as push_json(L, value.json()) would, building the Lua tables
+/// straight from the MessagePack bytes (nlohmann's SAX interface: no JSON tree in between).
+void push_packed(lua_State* L, const core::Packed& value);
 
 /// [-0, +0, -] The value at `idx` as JSON. `path` names it in error messages (e.g. "props").
 /// Throws ArgError on an unconvertible value or a table nested deeper than 100 levels.

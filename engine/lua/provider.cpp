@@ -102,9 +102,9 @@ void push_entry(lua_State* L, const core::StateEntry& e) {
     set_string("type", e.type);
     set_string("name", e.name);
     set_string("id", e.id);
-    push_json(L, e.props);
+    push_packed(L, e.props);
     lua_setfield(L, -2, "props");
-    push_json(L, e.outputs);
+    push_packed(L, e.outputs);
     lua_setfield(L, -2, "outputs");
 }
 
@@ -211,13 +211,14 @@ std::vector<core::ResourceSpec> ProfileHost::render() {
     for (lua_Integer i = 1; i <= n; ++i) {
         lua_rawgeti(L, -1, i);
         core::ResourceSpec s;
+        Json props;
         try {
             s.type = field_string(L, -1, "type").value_or("");
             s.name = field_string(L, -1, "name").value_or("");
             lua_getfield(L, -1, "props");
-            s.props = to_json(L, -1, s.type + "." + s.name);
+            props = to_json(L, -1, s.type + "." + s.name);
             lua_pop(L, 1);
-            if (s.props.is_null() || (s.props.is_array() && s.props.empty())) s.props = Json::object();
+            if (props.is_null() || (props.is_array() && props.empty())) props = Json::object();
             lua_getfield(L, -1, "depends_on");
             const Json deps = to_json(L, -1, "depends_on");
             lua_pop(L, 1);
@@ -234,10 +235,11 @@ std::vector<core::ResourceSpec> ProfileHost::render() {
             throw ConfigError("provider '" + m_provider + "' render: resource #" + std::to_string(i) +
                               " is not a kengine.resource (missing type or name)");
         }
-        if (!s.props.is_object()) {
+        if (!props.is_object()) {
             lua_pop(L, 1);
             throw ConfigError(s.address() + ": props must be a table of name = value");
         }
+        s.props = props;
         specs.push_back(std::move(s));
     }
     lua_pop(L, 1);
@@ -336,7 +338,7 @@ std::optional<std::string> ProfileHost::summary(const core::StateMap& state) {
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, m_cluster_ref);
     Json rs = Json::object();
-    for (const auto& [addr, e] : state) rs[addr] = Json{{"id", e.id}, {"type", e.type}, {"outputs", e.outputs}, {"props", e.props}};
+    for (const auto& [addr, e] : state) rs[addr] = Json{{"id", e.id}, {"type", e.type}, {"outputs", e.outputs.json()}, {"props", e.props.json()}};
     push_json(L, rs);
     call(L, 2, 1);
     std::optional<std::string> out;

@@ -3,6 +3,8 @@
 #include <yaml.h>
 
 #include <cctype>
+#include <exception>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -20,9 +22,11 @@ Json to_json(const Document& doc) {
     return out;
 }
 
-Document from_json(Json tree) {
+namespace {
+
+/// The document's fields other than its resources. Throws StateError naming what is wrong.
+void read_header(Json& tree, Document& d) {
     if (!tree.is_object()) throw StateError("state document is not a mapping");
-    Document d;
     if (!tree.contains("version") || !tree["version"].is_number_integer()) throw StateError("state document has no integer 'version'");
     d.version = tree["version"].get<int>();
     if (d.version > k_state_version)
@@ -33,19 +37,29 @@ Document from_json(Json tree) {
     if (!tree.contains("serial") || !tree["serial"].is_number_integer()) throw StateError("state document has no integer 'serial'");
     d.serial = tree["serial"].get<long long>();
     d.cluster = tree.value("cluster", "");
-    if (tree.contains("resources") && !tree["resources"].is_null()) {
-        if (!tree["resources"].is_array()) throw StateError("state 'resources' is not a list");
+    if (tree.contains("resources") && !tree["resources"].is_null() && !tree["resources"].is_array())
+        throw StateError("state 'resources' is not a list");
+}
+
+/// Adds resources[i] (1-based) to `d`. Throws StateError naming the entry.
+void add_entry(Document& d, Json r, size_t i) {
+    try {
+        auto e = core::entry_from_json(std::move(r));
+        std::string address = e.address;
+        d.resources.insert_or_assign(std::move(address), std::move(e));
+    } catch (const std::exception& ex) {
+        throw StateError("state resources[" + std::to_string(i) + "]: " + ex.what());
+    }
+}
+
+}  // namespace
+
+Document from_json(Json tree) {
+    Document d;
+    read_header(tree, d);
+    if (tree.contains("resources") && tree["resources"].is_array()) {
         size_t i = 0;
-        for (auto& r : tree["resources"]) {
-            ++i;
-            try {
-                auto e = core::entry_from_json(std::move(r));
-                std::string address = e.address;
-                d.resources.insert_or_assign(std::move(address), std::move(e));
-            } catch (const std::exception& ex) {
-                throw StateError("state resources[" + std::to_string(i) + "]: " + ex.what());
-            }
-        }
+        for (auto& r : tree["resources"]) add_entry(d, std::move(r), ++i);
     }
     return d;
 }
@@ -72,6 +86,15 @@ public:
         yaml_parser_initialize(&m_parser);
         yaml_parser_set_input_string(&m_parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
     }
+    explicit EventParser(std::FILE* file) {
+        yaml_parser_initialize(&m_parser);
+        yaml_parser_set_input_file(&m_parser, file);
+    }
+
+    /// Called with each item of the root mapping's "resources" list as soon as it is complete;
+    /// the item is then not kept in the tree parse() returns (a large state is never held as
+    /// one JSON tree).
+    std::function<void(Json&&)> on_resource;
     ~EventParser() { yaml_parser_delete(&m_parser); }
     EventParser(const EventParser&) = delete;
     EventParser& operator=(const EventParser&) = delete;
@@ -96,6 +119,10 @@ public:
             }
             Frame& top = stack.back();
             if (top.value.is_array()) {
+                if (on_resource && stack.size() == 2 && stack[0].have_key && stack[0].key == "resources") {
+                    on_resource(std::move(v));
+                    return;
+                }
                 top.value.push_back(std::move(v));
             } else if (!top.have_key) {
                 top.key = v.is_string() ? v.get<std::string>() : v.dump();
@@ -171,9 +198,10 @@ private:
 /// back as a string; libyaml falls back to a quoted style by itself where plain is not allowed.
 class EventEmitter {
 public:
-    EventEmitter() {
+    /// `sink` receives the text in chunks as libyaml flushes its buffer.
+    explicit EventEmitter(YamlSink sink) : m_sink(std::move(sink)) {
         yaml_emitter_initialize(&m_emitter);
-        yaml_emitter_set_output(&m_emitter, &EventEmitter::write, &m_out);
+        yaml_emitter_set_output(&m_emitter, &EventEmitter::write, this);
         yaml_emitter_set_unicode(&m_emitter, 1);
         yaml_emitter_set_indent(&m_emitter, 2);
         yaml_emitter_set_width(&m_emitter, -1);  // never fold long lines
@@ -182,33 +210,39 @@ public:
     EventEmitter(const EventEmitter&) = delete;
     EventEmitter& operator=(const EventEmitter&) = delete;
 
-    std::string document(const Json& tree) {
+    void begin_document() {
         yaml_event_t ev;
         yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
         emit(ev);
         yaml_document_start_event_initialize(&ev, nullptr, nullptr, nullptr, 1);
         emit(ev);
-        value(tree);
+    }
+    void end_document() {
+        yaml_event_t ev;
         yaml_document_end_event_initialize(&ev, 1);
         emit(ev);
         yaml_stream_end_event_initialize(&ev);
         emit(ev);
-        return std::move(m_out);
+        if (!yaml_emitter_flush(&m_emitter)) fail();
     }
-
-private:
-    static int write(void* data, unsigned char* buffer, size_t size) {
-        static_cast<std::string*>(data)->append(reinterpret_cast<const char*>(buffer), size);
-        return 1;
-    }
-    void emit(yaml_event_t& ev) {
-        if (!yaml_emitter_emit(&m_emitter, &ev))
-            throw StateError(std::string("YAML emitter: ") + (m_emitter.problem ? m_emitter.problem : "cannot write the document"));
-    }
-    void scalar(const std::string& text, yaml_scalar_style_t style) {
+    void begin_mapping() {
         yaml_event_t ev;
-        yaml_scalar_event_initialize(&ev, nullptr, nullptr, reinterpret_cast<const yaml_char_t*>(text.data()), static_cast<int>(text.size()),
-                                     1, 1, style);
+        yaml_mapping_start_event_initialize(&ev, nullptr, nullptr, 1, YAML_BLOCK_MAPPING_STYLE);
+        emit(ev);
+    }
+    void end_mapping() {
+        yaml_event_t ev;
+        yaml_mapping_end_event_initialize(&ev);
+        emit(ev);
+    }
+    void begin_sequence() {
+        yaml_event_t ev;
+        yaml_sequence_start_event_initialize(&ev, nullptr, nullptr, 1, YAML_BLOCK_SEQUENCE_STYLE);
+        emit(ev);
+    }
+    void end_sequence() {
+        yaml_event_t ev;
+        yaml_sequence_end_event_initialize(&ev);
         emit(ev);
     }
     void string(const std::string& s) {
@@ -217,25 +251,20 @@ private:
         else scalar(s, YAML_PLAIN_SCALAR_STYLE);  // libyaml quotes what its plain-scalar rules reject
     }
     void value(const Json& v) {
-        yaml_event_t ev;
         switch (v.type()) {
             case Json::value_t::string: string(v.get_ref<const std::string&>()); break;
             case Json::value_t::array:
-                yaml_sequence_start_event_initialize(&ev, nullptr, nullptr, 1, YAML_BLOCK_SEQUENCE_STYLE);
-                emit(ev);
+                begin_sequence();
                 for (const auto& c : v) value(c);
-                yaml_sequence_end_event_initialize(&ev);
-                emit(ev);
+                end_sequence();
                 break;
             case Json::value_t::object:
-                yaml_mapping_start_event_initialize(&ev, nullptr, nullptr, 1, YAML_BLOCK_MAPPING_STYLE);
-                emit(ev);
+                begin_mapping();
                 for (const auto& [k, c] : v.items()) {
                     string(k);
                     value(c);
                 }
-                yaml_mapping_end_event_initialize(&ev);
-                emit(ev);
+                end_mapping();
                 break;
             case Json::value_t::number_float: scalar(yaml::format_float(v.get<double>()), YAML_PLAIN_SCALAR_STYLE); break;
             case Json::value_t::discarded:
@@ -245,8 +274,33 @@ private:
         }
     }
 
+private:
+    static int write(void* data, unsigned char* buffer, size_t size) {
+        auto* self = static_cast<EventEmitter*>(data);
+        try {
+            self->m_sink(reinterpret_cast<const char*>(buffer), size);
+            return 1;
+        } catch (...) {  // never through libyaml's C frames: rethrown by emit()
+            self->m_error = std::current_exception();
+            return 0;
+        }
+    }
+    [[noreturn]] void fail() {
+        if (m_error) std::rethrow_exception(m_error);
+        throw StateError(std::string("YAML emitter: ") + (m_emitter.problem ? m_emitter.problem : "cannot write the document"));
+    }
+    void emit(yaml_event_t& ev) {
+        if (!yaml_emitter_emit(&m_emitter, &ev)) fail();
+    }
+    void scalar(const std::string& text, yaml_scalar_style_t style) {
+        yaml_event_t ev;
+        yaml_scalar_event_initialize(&ev, nullptr, nullptr, reinterpret_cast<const yaml_char_t*>(text.data()), static_cast<int>(text.size()),
+                                     1, 1, style);
+        emit(ev);
+    }
     yaml_emitter_t m_emitter{};
-    std::string m_out;
+    YamlSink m_sink;
+    std::exception_ptr m_error;
 };
 
 }  // namespace
@@ -257,8 +311,67 @@ Json yaml_to_json(const std::string& text) {
 }
 
 std::string json_to_yaml(const Json& tree) {
-    EventEmitter emitter;
-    return emitter.document(tree);
+    std::string out;
+    EventEmitter emitter([&](const char* data, size_t size) { out.append(data, size); });
+    emitter.begin_document();
+    emitter.value(tree);
+    emitter.end_document();
+    return out;
+}
+
+void write_document(const Document& doc, const YamlSink& sink) {
+    // The keys in to_json's (sorted) order, each entry converted only while it is written.
+    EventEmitter emitter(sink);
+    emitter.begin_document();
+    emitter.begin_mapping();
+    emitter.string("cluster");
+    emitter.string(doc.cluster);
+    emitter.string("lineage");
+    emitter.string(doc.lineage);
+    emitter.string("resources");
+    emitter.begin_sequence();
+    for (const auto& [_, e] : doc.resources) emitter.value(core::entry_to_json(e));
+    emitter.end_sequence();
+    emitter.string("serial");
+    emitter.value(Json(doc.serial));
+    emitter.string("version");
+    emitter.value(Json(doc.version));
+    emitter.end_mapping();
+    emitter.end_document();
+}
+
+namespace {
+
+/// Reads a document, converting each resource entry as soon as the parser completes it.
+Document read_with(EventParser& parser) {
+    Document d;
+    size_t i = 0;
+    std::exception_ptr entry_error;  // reported after the header (a newer version explains it)
+    parser.on_resource = [&](Json&& r) {
+        ++i;
+        if (entry_error) return;
+        try {
+            add_entry(d, std::move(r), i);
+        } catch (...) {
+            entry_error = std::current_exception();
+        }
+    };
+    Json rest = parser.parse();
+    read_header(rest, d);
+    if (entry_error) std::rethrow_exception(entry_error);
+    return d;
+}
+
+}  // namespace
+
+Document parse_document(const std::string& text) {
+    EventParser parser(text);
+    return read_with(parser);
+}
+
+Document read_document(std::FILE* file) {
+    EventParser parser(file);
+    return read_with(parser);
 }
 
 std::string new_lineage() {

@@ -7,6 +7,8 @@
 //   resources: [ {address, type, name, id, props, outputs, deps}, ... ]   (sorted by address)
 // Stored as YAML (read and written with libyaml's event API); `-o json` shows the same tree as
 // JSON.
+#include <cstdio>
+#include <functional>
 #include <string>
 
 #include <kengine/core/resource.hpp>
@@ -38,6 +40,19 @@ Document from_json(Json tree);
 /// malformed YAML.
 Json yaml_to_json(const std::string& text);
 std::string json_to_yaml(const Json& tree);
+
+/// Receives YAML text in chunks (libyaml's output buffer, a few KiB each).
+using YamlSink = std::function<void(const char* data, size_t size)>;
+
+/// The document as YAML (the text json_to_yaml(to_json(doc)) gives), written to `sink` entry by
+/// entry: the whole document is never held as one JSON tree or one string. Exceptions thrown by
+/// `sink` propagate.
+void write_document(const Document& doc, const YamlSink& sink);
+
+/// YAML text or an open file → Document, converting each resource entry as soon as it is
+/// parsed (no JSON tree of the whole state). Same errors as from_json(yaml_to_json(text)).
+Document parse_document(const std::string& text);
+Document read_document(std::FILE* file);
 
 /// A new random lineage (UUID v4).
 std::string new_lineage();

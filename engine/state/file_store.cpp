@@ -8,7 +8,10 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <cstdio>
 #include <fstream>
+#include <memory>
+#include <string_view>
 #include <sstream>
 #include <vector>
 
@@ -19,7 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_all(int fd, const std::string& data, const fs::path& path) {
+void write_all(int fd, std::string_view data, const fs::path& path) {
     size_t off = 0;
     while (off < data.size()) {
         const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
@@ -91,15 +94,10 @@ std::optional<Document> FileStore::load() const {
     const fs::path path = state_path();
     std::error_code ec;
     if (!fs::exists(path, ec)) return std::nullopt;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw StateError("cannot read state file " + path.string());
-    std::string text;
-    text.resize(static_cast<size_t>(fs::file_size(path)));
-    if (!in.read(text.data(), static_cast<std::streamsize>(text.size()))) throw StateError("cannot read state file " + path.string());
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+    if (!file) throw StateError("cannot read state file " + path.string() + ": " + std::strerror(errno));
     try {
-        Json tree = yaml_to_json(text);
-        text = std::string();
-        return from_json(std::move(tree));
+        return read_document(file.get());  // streamed: the file is never held whole in memory
     } catch (const StateError& e) {
         throw StateError("refusing corrupt state file " + path.string() + ": " + e.what() +
                          " (it is left untouched; fix it or restore a state.yaml.<serial>.backup beside it)");
@@ -112,12 +110,12 @@ void FileStore::save(Document& doc) {
     std::error_code ec;
     fs::create_directories(m_dir, ec);
     ++doc.serial;
-    const std::string text = "# kengine state: do not edit by hand. Contains secrets; keep it 0600.\n" + json_to_yaml(to_json(doc));
     const fs::path tmp = m_dir / (".state.yaml.tmp." + std::to_string(::getpid()));
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) throw StateError("cannot create " + tmp.string() + ": " + std::strerror(errno));
     try {
-        write_all(fd, text, tmp);
+        write_all(fd, "# kengine state: do not edit by hand. Contains secrets; keep it 0600.\n", tmp);
+        write_document(doc, [&](const char* data, size_t size) { write_all(fd, std::string_view(data, size), tmp); });
         if (::fsync(fd) != 0) throw StateError("cannot fsync " + tmp.string() + ": " + std::strerror(errno));
     } catch (...) {
         ::close(fd);

@@ -95,10 +95,10 @@ TEST_CASE("apply creates everything and resolves references from dependencies' o
     CHECK(cloud.m_objects.size() == 5);
     const auto& vpc = result.state.at("vpc.main");
     const auto& subnet = result.state.at("subnet.a");
-    CHECK(subnet.props["parent"] == vpc.id);
+    CHECK(subnet.props.json()["parent"] == vpc.id);
     CHECK(cloud.m_objects.at(subnet.id)["parent"] == vpc.id);
     CHECK(result.state.at("group.ga").deps == std::vector<std::string>{"subnet.a"});
-    CHECK(vpc.outputs["arn"] == "arn:" + vpc.id);
+    CHECK(vpc.outputs.json()["arn"] == "arn:" + vpc.id);
 }
 
 TEST_CASE("a second plan after apply has no changes", "[core][apply]") {
@@ -171,7 +171,7 @@ TEST_CASE("rollback restores updated resources to their prior properties", "[cor
     CHECK_FALSE(result.ok);
     CHECK(result.rollback_complete);
     CHECK(cloud.m_objects.at(first.state.at("group.ga").id)["size"] == 1);
-    CHECK(result.state.at("group.ga").props["size"] == 1);
+    CHECK(result.state.at("group.ga").props.json()["size"] == 1);
 }
 
 TEST_CASE("after a failure no new step starts and in-flight steps finish before rollback", "[core][apply][rollback]") {

@@ -41,7 +41,7 @@ PlanInput applied(int count = 2) {
     in.state["vpc.main"] = entry("vpc.main", "vpc-1", {{"cidr", "10.0.0.0/16"}});
     in.state["subnet.a"] = entry("subnet.a", "subnet-1", {{"vpc_id", "vpc-1"}, {"cidr", "10.0.1.0/24"}}, {"vpc.main"});
     in.state["asg.nodes"] = entry("asg.nodes", "asg-1", {{"subnet_id", "subnet-1"}, {"count", 2}, {"user_data", "secret-script"}}, {"subnet.a"});
-    for (const auto& [a, e] : in.state) in.observed[a] = Observation{e.id, a, e.props, Json()};
+    for (const auto& [a, e] : in.state) in.observed[a] = Observation{e.id, a, e.props.json(), Json()};
     return in;
 }
 

@@ -42,8 +42,8 @@ TEST_CASE("state is saved atomically with mode 0600 and read back identically", 
     REQUIRE(back);
     CHECK(back->serial == 1);
     CHECK(back->lineage == d.lineage);
-    CHECK(back->resources.at("vpc.main").props["note"] == "yes");   // not turned into a boolean
-    CHECK(back->resources.at("vpc.main").props["n"] == "007");      // not turned into a number
+    CHECK(back->resources.at("vpc.main").props.json()["note"] == "yes");   // not turned into a boolean
+    CHECK(back->resources.at("vpc.main").props.json()["n"] == "007");      // not turned into a number
     store.save(d);
     CHECK(store.load()->serial == 2);
     CHECK(fs::exists(dir / "state.yaml.1.backup"));
