@@ -52,20 +52,6 @@ void add_entry(Document& d, Json r, size_t i) {
     }
 }
 
-}  // namespace
-
-Document from_json(Json tree) {
-    Document d;
-    read_header(tree, d);
-    if (tree.contains("resources") && tree["resources"].is_array()) {
-        size_t i = 0;
-        for (auto& r : tree["resources"]) add_entry(d, std::move(r), ++i);
-    }
-    return d;
-}
-
-namespace {
-
 /// A plain scalar's value (state::yaml::resolve_plain); `text` is moved into a string value.
 Json plain_scalar(std::string text) {
     const yaml::Resolved r = yaml::resolve_plain(text);

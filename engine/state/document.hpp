@@ -29,9 +29,6 @@ struct Document {
 
 /// Document → JSON tree.
 Json to_json(const Document& doc);
-/// JSON tree → Document (moves the entries out of `tree`; pass an rvalue to avoid a copy).
-/// Throws kengine::StateError naming what is wrong.
-Document from_json(Json tree);
 
 /// YAML text ↔ JSON tree (libyaml events; no node tree in between). Plain scalars that look like integers, floats, booleans
 /// or null (YAML 1.2 core schema) become those types; quoted scalars stay strings.
@@ -50,7 +47,8 @@ using YamlSink = std::function<void(const char* data, size_t size)>;
 void write_document(const Document& doc, const YamlSink& sink);
 
 /// YAML text or an open file → Document, converting each resource entry as soon as it is
-/// parsed (no JSON tree of the whole state). Same errors as from_json(yaml_to_json(text)).
+/// parsed (no JSON tree of the whole state). Throws kengine::StateError naming what is wrong
+/// (the line and column for malformed YAML, resources[i] for a bad entry).
 Document parse_document(const std::string& text);
 Document read_document(std::FILE* file);
 
